@@ -1,0 +1,3 @@
+FROM nodejs-express-base-image
+WORKDIR '/var/www/app'
+ADD . .

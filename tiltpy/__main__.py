@@ -1,0 +1,3 @@
+from tiltpy.cli.main import main
+
+raise SystemExit(main())

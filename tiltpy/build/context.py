@@ -1,0 +1,108 @@
+"""The build context of an image target: which files it holds, a digest of
+everything that determines the built image, and the tar sent to the engine.
+
+The digest is what lets tiltpy reuse an image across restarts: same context
+files, Dockerfile (after FROM rewriting), build args and target mean the same
+image, so nothing needs building."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+from dataclasses import dataclass
+
+from tiltpy.build.ignore import context_matcher, walk_context
+from tiltpy.model.manifest import ImageTarget
+
+# The Dockerfile travels inside the tar under this name; a .dockerignore we add
+# lists it so the engine drops it from the context after reading it, and it
+# never lands in the image through `ADD . .`.
+DOCKERFILE_IN_TAR = ".tiltpy.Dockerfile"
+_TAR_DOCKERIGNORE = f"{DOCKERFILE_IN_TAR}\n.dockerignore\n"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    directory: str  # "" for an empty context
+    files: tuple[str, ...]  # relative, '/'-separated, sorted
+
+
+def collect_context(target: ImageTarget) -> BuildContext:
+    if target.context == "-":
+        return BuildContext("", ())
+    matcher = context_matcher(target.context, target.dockerfile_path or None, target.ignore, target.only)
+    return BuildContext(target.context, tuple(walk_context(target.context, matcher)))
+
+
+class _HashCache:
+    """Content hashes keyed by (path, size, mtime, inode): a restart re-reads
+    files, but one `up` hashes an unchanged file only once."""
+
+    def __init__(self) -> None:
+        self._hashes: dict[tuple[str, int, int, int], str] = {}
+
+    def file_hash(self, path: str, st: os.stat_result) -> str:
+        key = (path, st.st_size, st.st_mtime_ns, st.st_ino)
+        cached = self._hashes.get(key)
+        if cached is None:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            cached = self._hashes[key] = digest.hexdigest()
+        return cached
+
+
+_HASHES = _HashCache()
+
+
+def inputs_digest(target: ImageTarget, context: BuildContext, dockerfile: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(b"tiltpy-inputs-v1\0")
+    digest.update(dockerfile.encode() + b"\0")
+    for key, value in target.build_args:
+        digest.update(f"arg {key}={value}\0".encode())
+    digest.update(f"target {target.target}\0network {target.network}\0".encode())
+    for rel in context.files:
+        path = os.path.join(context.directory, rel)
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            entry = f"link {rel} {os.readlink(path)}"
+        else:
+            entry = f"file {rel} {st.st_mode & 0o111:o} {_HASHES.file_hash(path, st)}"
+        digest.update(entry.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def context_tar(context: BuildContext, dockerfile: str) -> bytes:
+    """A gzip-less tar of the context plus the (rewritten) Dockerfile."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs_added: set[str] = set()
+        for rel in context.files:
+            _add_parent_dirs(tar, context.directory, rel, dirs_added)
+            tar.add(os.path.join(context.directory, rel), arcname=rel, recursive=False, filter=_normalize_owner)
+        for name, data in ((DOCKERFILE_IN_TAR, dockerfile.encode()), (".dockerignore", _TAR_DOCKERIGNORE.encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _add_parent_dirs(tar: tarfile.TarFile, root: str, rel: str, added: set[str]) -> None:
+    parts = rel.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        parent = "/".join(parts[:i])
+        if parent not in added:
+            added.add(parent)
+            tar.add(os.path.join(root, parent), arcname=parent, recursive=False, filter=_normalize_owner)
+
+
+def _normalize_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    # Like `docker build`: files belong to root in the image, whoever owns them here.
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info

@@ -1,0 +1,30 @@
+"""Loading the Tiltfile the same way for every command."""
+from __future__ import annotations
+
+import asyncio
+
+from tiltpy.engine.logs import TILTFILE, LogSink
+from tiltpy.k8s.cluster import current_context
+from tiltpy.model.manifest import TiltfileResult
+from tiltpy.tiltfile.loader import LoadOptions, load_tiltfile
+
+
+def load_options(subcommand: str, context: str, args: list[str]) -> LoadOptions:
+    kube = current_context(context)
+    return LoadOptions(k8s_context=kube.name if kube else context, k8s_namespace=kube.namespace if kube else "default",
+                       subcommand=subcommand, args=list(args))
+
+
+async def load_and_report(path: str, options: LoadOptions, sink: LogSink) -> TiltfileResult:
+    sink.log(TILTFILE, f"Loading Tiltfile at: {path}")
+    result = await asyncio.to_thread(load_tiltfile, path, options)
+    for line in result.logs:
+        sink.log(TILTFILE, line)
+    if result.error:
+        for line in result.error.splitlines():
+            sink.log(TILTFILE, line)
+        sink.log(TILTFILE, "ERROR: the Tiltfile failed to load; fix it and save to retry")
+    else:
+        names = ", ".join(m.name for m in result.manifests) or "none"
+        sink.log(TILTFILE, f"Successfully loaded Tiltfile: resources {names}")
+    return result

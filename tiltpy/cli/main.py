@@ -1,0 +1,87 @@
+"""Command-line entry point: argument parsing only; each command lives in
+its own module and returns an exit code."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from tiltpy import __version__
+
+
+def _duration(text: str) -> float:
+    """'90s', '30m', '1h', '1h30m' or plain seconds."""
+    total, number = 0.0, ""
+    units = {"s": 1, "m": 60, "h": 3600}
+    for ch in text.strip():
+        if ch.isdigit() or ch == ".":
+            number += ch
+        elif ch in units and number:
+            total += float(number) * units[ch]
+            number = ""
+        else:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 90s, 30m, 1h)")
+    if number:
+        total += float(number)
+    return total
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiltpy", description="Tilt's inner development loop, in Python.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-f", "--file", default="Tiltfile", help="path to the Tiltfile (default: ./Tiltfile)")
+        p.add_argument("--context", default="", help="Kubernetes context (default: kubeconfig's current)")
+        p.add_argument("--host", default=os.environ.get("TILTPY_HOST", "localhost"),
+                       help="host for the web server and port-forwards (default: localhost)")
+        p.add_argument("--port", type=int, default=int(os.environ.get("TILTPY_PORT", "10350")),
+                       help="port for the web server (default: 10350; 0 disables it)")
+        p.add_argument("resources", nargs="*", help="resources to run (default: all)")
+
+    up = sub.add_parser("up", help="build, deploy and follow every resource")
+    common(up)
+    up.add_argument("--stream", action="store_true", help="stream all logs to the terminal")
+    ci = sub.add_parser("ci", help="like up, but exit 0 once every resource is ready, non-zero on failure")
+    common(ci)
+    ci.add_argument("--timeout", type=_duration, default=None, help="give up after this long (default 30m)")
+    down = sub.add_parser("down", help="delete what the Tiltfile deploys")
+    down.add_argument("-f", "--file", default="Tiltfile")
+    down.add_argument("--context", default="")
+    sub.add_parser("version", help="print the version")
+    alpha = sub.add_parser("alpha", help="experimental commands")
+    alpha_sub = alpha.add_subparsers(dest="alpha_command", required=True)
+    result = alpha_sub.add_parser("tiltfile-result", help="print the Tiltfile's manifests as JSON")
+    result.add_argument("-f", "--file", default="Tiltfile")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tiltfile_args: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, tiltfile_args = argv[:split], argv[split + 1:]
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "version":
+            print(f"tiltpy {__version__}")
+            return 0
+        if args.command in ("up", "ci"):
+            from tiltpy.cli.up import run_up
+
+            return run_up(tiltfile=args.file, mode=args.command, host=args.host, port=args.port,
+                          resources=args.resources, tiltfile_args=tiltfile_args, context=args.context,
+                          stream=getattr(args, "stream", True), timeout=getattr(args, "timeout", None))
+        if args.command == "down":
+            from tiltpy.cli.down import run_down
+
+            return run_down(tiltfile=args.file, context=args.context, tiltfile_args=tiltfile_args)
+        if args.command == "alpha" and args.alpha_command == "tiltfile-result":
+            from tiltpy.cli.tiltfile_result import run_tiltfile_result
+
+            return run_tiltfile_result(tiltfile=args.file, tiltfile_args=tiltfile_args)
+    except KeyboardInterrupt:
+        return 130
+    return 2

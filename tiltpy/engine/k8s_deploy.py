@@ -1,0 +1,116 @@
+"""Deploying a resource's Kubernetes objects: where images must go (push or
+not), injecting the built refs, applying in a safe order, and deleting."""
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import yaml
+
+from tiltpy.build.docker_builder import BuiltImage
+from tiltpy.build.dockerfile import ref_matches
+from tiltpy.k8s.client import ClusterError, K8sClient, NotFound
+from tiltpy.k8s.cluster import product_of, shares_local_docker
+from tiltpy.k8s.objects import ImageInjection, inject, object_id
+from tiltpy.model.manifest import Manifest, TiltfileResult
+
+# Objects others depend on go first; the rest keep the YAML's order.
+_APPLY_FIRST = ("Namespace", "CustomResourceDefinition", "ServiceAccount", "ConfigMap", "Secret",
+                "PersistentVolumeClaim")
+
+
+class NoRegistry(ClusterError):
+    pass
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    product: str
+    registry: str = ""  # push here ("" = the cluster uses the local engine's images)
+    registry_from_cluster: str = ""
+
+    def describe(self) -> str:
+        if self.registry:
+            return f"pushing images to {self.registry}"
+        return "building on the cluster's container runtime (no push)"
+
+
+async def _registry_from_cluster(client: K8sClient) -> tuple[str, str]:
+    """KEP-1755: the kube-public/local-registry-hosting ConfigMap."""
+    try:
+        cm = await client.get_path("/api/v1/namespaces/kube-public/configmaps/local-registry-hosting")
+    except NotFound:
+        return "", ""
+    hosting = yaml.safe_load(((cm.get("data") or {}).get("localRegistryHosting.v1")) or "") or {}
+    return hosting.get("host", ""), hosting.get("hostFromContainerRuntime", "")
+
+
+async def resolve_deploy_target(client: K8sClient, result: TiltfileResult) -> DeployTarget:
+    product = product_of(client.conn.context)
+    host, from_runtime = await _registry_from_cluster(client)
+    if host:
+        return DeployTarget(product, host, from_runtime or host)
+    if result.default_registry:
+        return DeployTarget(product, result.default_registry,
+                            result.default_registry_from_cluster or result.default_registry)
+    if shares_local_docker(product):
+        return DeployTarget(product)
+    return DeployTarget(product, "", "")
+
+
+def objects_to_apply(manifest: Manifest, images: dict[str, BuiltImage]) -> list[dict[str, Any]]:
+    assert manifest.k8s is not None
+    injections = []
+    for target in manifest.image_targets:
+        if target.ref in manifest.k8s.image_refs and target.ref in images:
+            injections.append(ImageInjection(
+                matches=functools.partial(ref_matches, target.ref),
+                cluster_ref=images[target.ref].cluster_ref,
+                match_in_env_vars=target.match_in_env_vars,
+                command=target.entrypoint,
+                args=target.container_args,
+            ))
+    return inject(list(manifest.k8s.objects), injections, manifest.name)
+
+
+def apply_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def rank(obj: dict[str, Any]) -> int:
+        kind = obj.get("kind", "")
+        return _APPLY_FIRST.index(kind) if kind in _APPLY_FIRST else len(_APPLY_FIRST)
+    return sorted(objects, key=rank)  # stable: YAML order within a rank
+
+
+async def apply_objects(client: K8sClient, objects: list[dict[str, Any]], log: Callable[[str], None]) -> None:
+    for obj in apply_order(objects):
+        oid = object_id(obj)
+        try:
+            await client.apply(obj)
+        except ClusterError as err:
+            raise ClusterError(f"applying {oid.kind} {oid.name}: {err}") from None
+        log(f"  applied {oid.kind.lower()}/{oid.name}")
+
+
+async def delete_objects(client: K8sClient, objects: list[dict[str, Any]], log: Callable[[str], None],
+                         wait_secs: float = 60) -> None:
+    """Delete in reverse apply order, then wait until they are gone."""
+    ordered = list(reversed(apply_order(objects)))
+    deleted = []
+    for obj in ordered:
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        oid = object_id(obj)
+        if annotations.get("tilt.dev/down-policy") == "keep":
+            log(f"  keeping {oid.kind.lower()}/{oid.name} (tilt.dev/down-policy: keep)")
+            continue
+        if oid.kind == "Namespace":
+            log(f"  keeping namespace/{oid.name} (namespaces are not deleted)")
+            continue
+        if await client.delete(obj):
+            log(f"  deleted {oid.kind.lower()}/{oid.name}")
+            deleted.append(obj)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_secs
+    for obj in deleted:
+        while loop.time() < deadline and await client.get(obj) is not None:
+            await asyncio.sleep(0.5)

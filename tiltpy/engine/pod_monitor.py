@@ -1,0 +1,224 @@
+"""Follows the pods of one Kubernetes resource after it is deployed: their
+readiness and crashes (the resource's runtime status), their logs, and the
+port-forwards, which always point at the newest ready pod.
+
+Driven by a watch on the resource's pod label; no polling."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tiltpy.k8s.client import ClusterError, K8sClient
+from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, iter_containers
+from tiltpy.k8s.portforward import PortForward as PortForwarder
+from tiltpy.model.manifest import Manifest
+
+# Waiting reasons that mean the container will not start without a change.
+_FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError",
+                  "InvalidImageName", "CreateContainerError", "RunContainerError", "ErrImageNeverPull"}
+
+
+@dataclass
+class RuntimeState:
+    status: str = "pending"  # pending | ok | error
+    error: str = ""
+    pod: str = ""  # the newest current pod
+    pod_phase: str = ""
+    restarts: int = 0
+    containers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    if (pod.get("status") or {}).get("phase") != "Running":
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def pod_problem(pod: dict[str, Any]) -> str:
+    """Why this pod won't become ready by itself, or ''."""
+    status = pod.get("status") or {}
+    name = (pod.get("metadata") or {}).get("name", "")
+    if status.get("phase") == "Failed":
+        return f"pod {name} failed: {status.get('reason', '')} {status.get('message', '')}".strip()
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in _FATAL_WAITING:
+            detail = waiting.get("message", "")
+            last = ((cs.get("lastState") or {}).get("terminated") or {})
+            if last:
+                detail = f"last exit code {last.get('exitCode')} ({last.get('reason', '')}) {detail}".strip()
+            return f"pod {name}: container {cs.get('name')} {waiting['reason']}{': ' + detail if detail else ''}"
+        terminated = (cs.get("state") or {}).get("terminated") or {}
+        if terminated and terminated.get("exitCode", 0) != 0 and status.get("phase") != "Succeeded":
+            return (f"pod {name}: container {cs.get('name')} exited with code {terminated.get('exitCode')}"
+                    f" ({terminated.get('reason', '')})")
+    return ""
+
+
+class PodMonitor:
+    def __init__(self, client: K8sClient, manifest: Manifest, namespaces: list[str], *,
+                 log: Callable[[str], None], on_change: Callable[[], None], host: str) -> None:
+        self.client = client
+        self.manifest = manifest
+        self.namespaces = namespaces or [client.namespace]
+        self.log = log
+        self.on_change = on_change
+        self.host = host
+        self.state = RuntimeState()
+        self.template_hashes: set[str] = set()
+        self.deployed_at_generation = 0
+        self._pods: dict[str, dict[str, Any]] = {}
+        self._log_tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.forwards: list[PortForwarder] = []
+        self._forward_names: dict[int, str] = {}
+
+    async def start(self) -> None:
+        assert self.manifest.k8s is not None
+        for pf in self.manifest.k8s.port_forwards:
+            host = _bind_host(pf.host or self.host)
+            container_port = pf.container_port or _first_container_port(self.manifest) or pf.local_port
+            forwarder = PortForwarder(self.client.conn, self.namespaces[0], pf.local_port,
+                                      container_port, host=host,
+                                      log=lambda msg: self.log(f"port-forward: {msg}"))
+            self._forward_names[id(forwarder)] = f"{host}:{pf.local_port} -> container port {container_port}"
+            try:
+                await forwarder.start()
+            except OSError as err:
+                self.log(f"ERROR: cannot forward port {pf.local_port}: {err}")
+                continue
+            self.forwards.append(forwarder)
+        for namespace in self.namespaces:
+            self._tasks.append(asyncio.create_task(self._watch(namespace)))
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._log_tasks.values()]:
+            task.cancel()
+        for task in [*self._tasks, *self._log_tasks.values()]:
+            with contextlib.suppress(BaseException):
+                await task
+        for forwarder in self.forwards:
+            await forwarder.stop()
+
+    def expect(self, template_hashes: set[str]) -> None:
+        """A new rollout was applied: only pods of these templates count now."""
+        self.template_hashes = template_hashes
+        self._evaluate()
+
+    async def _watch(self, namespace: str) -> None:
+        selector = f"{RESOURCE_LABEL}={self.manifest.name}"
+        path = f"/api/v1/namespaces/{namespace}/pods"
+        while True:
+            try:
+                pods, version = await self.client.list_pods(namespace, selector)
+                self._pods = {k: v for k, v in self._pods.items() if not k.startswith(namespace + "/")}
+                for pod in pods:
+                    self._pods[f"{namespace}/{pod['metadata']['name']}"] = pod
+                self._evaluate()
+                async for event in self.client.watch(path, {"labelSelector": selector, "resourceVersion": version}):
+                    kind, pod = event.get("type"), event.get("object") or {}
+                    if kind == "BOOKMARK":
+                        continue
+                    if kind == "ERROR":
+                        break  # e.g. resourceVersion too old: list again
+                    key = f"{namespace}/{pod['metadata']['name']}"
+                    if kind == "DELETED":
+                        self._pods.pop(key, None)
+                    else:
+                        self._pods[key] = pod
+                    self._evaluate()
+            except asyncio.CancelledError:
+                raise
+            except ClusterError as err:
+                self.log(f"WARNING: watching pods: {err}; retrying")
+                await asyncio.sleep(2)
+
+    def _current_pods(self) -> list[dict[str, Any]]:
+        pods = []
+        for pod in self._pods.values():
+            labels = (pod.get("metadata") or {}).get("labels") or {}
+            template_hash = labels.get(TEMPLATE_HASH_LABEL)
+            if self.template_hashes and template_hash not in self.template_hashes:
+                continue
+            pods.append(pod)
+        pods.sort(key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
+        return pods
+
+    def _evaluate(self) -> None:
+        current = self._current_pods()
+        for pod in self._pods.values():
+            self._ensure_log_streams(pod)
+        live = [p for p in current if not p["metadata"].get("deletionTimestamp")]
+        newest = live[-1] if live else None
+        ready = [p for p in live if _pod_ready(p)]
+        succeeded = [p for p in live if (p.get("status") or {}).get("phase") == "Succeeded"]
+        readiness = self.manifest.k8s.pod_readiness if self.manifest.k8s else "wait"
+        problem = pod_problem(newest) if newest else ""
+        old = (self.state.status, self.state.error, self.state.pod)
+        if problem:
+            self.state.status, self.state.error = "error", problem
+        elif readiness == "ignore" or (ready and readiness == "wait") or succeeded:
+            self.state.status, self.state.error = "ok", ""
+        else:
+            self.state.status, self.state.error = "pending", ""
+        target = ready[-1] if ready else None
+        self.state.pod = (newest or {}).get("metadata", {}).get("name", "")
+        self.state.pod_phase = ((newest or {}).get("status") or {}).get("phase", "")
+        self.state.restarts = sum(cs.get("restartCount", 0) for cs in
+                                  ((newest or {}).get("status") or {}).get("containerStatuses") or [])
+        for forwarder in self.forwards:
+            name = target["metadata"]["name"] if target else None
+            if forwarder.pod != name:
+                forwarder.set_pod(name)
+                if name:
+                    self.log(f"Forwarding {self._forward_names[id(forwarder)]} of pod {name}")
+        if old != (self.state.status, self.state.error, self.state.pod):
+            if problem and old[1] != problem:
+                self.log(f"ERROR: {problem}")
+            self.on_change()
+
+    def _ensure_log_streams(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        for cs in ((pod.get("status") or {}).get("initContainerStatuses") or []) + \
+                ((pod.get("status") or {}).get("containerStatuses") or []):
+            container_id = cs.get("containerID") or ""
+            state = cs.get("state") or {}
+            if not container_id or not ("running" in state or "terminated" in state):
+                continue
+            key = (meta["namespace"], meta["name"], container_id)
+            if key not in self._log_tasks:
+                self._log_tasks[key] = asyncio.create_task(
+                    self._stream(meta["namespace"], meta["name"], cs["name"], cs.get("restartCount", 0)))
+
+    async def _stream(self, namespace: str, pod: str, container: str, restarts: int) -> None:
+        prefix = "" if len(self._containers_of(namespace, pod)) <= 1 else f"[{container}] "
+        if restarts:
+            self.log(f"Container {container} of pod {pod} restarted ({restarts} restarts)")
+        try:
+            async for line in self.client.stream_logs(namespace, pod, container):
+                self.log(prefix + line)
+        except ClusterError:
+            pass  # the pod went away; its replacement gets its own stream
+
+    def _containers_of(self, namespace: str, pod: str) -> list[str]:
+        spec = (self._pods.get(f"{namespace}/{pod}") or {}).get("spec") or {}
+        return [c.get("name", "") for c in spec.get("containers") or []]
+
+
+def _first_container_port(manifest: Manifest) -> int | None:
+    """Tilt forwards to the first declared containerPort when none is given."""
+    for obj in manifest.k8s.objects if manifest.k8s else ():
+        for container in iter_containers(obj):
+            for port in container.get("ports") or []:
+                if isinstance(port, dict) and port.get("containerPort"):
+                    return int(port["containerPort"])
+    return None
+
+
+def _bind_host(host: str) -> str:
+    return "127.0.0.1" if host in ("", "localhost") else host

@@ -1,0 +1,191 @@
+"""Kubernetes objects as plain dicts: parsing YAML, identifying objects,
+finding pod templates and containers, and injecting built images.
+
+Pure functions only: the Tiltfile layer and the deployer both use them."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import yaml
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "tiltpy"
+RESOURCE_LABEL = "tiltpy.dev/resource"
+TEMPLATE_HASH_LABEL = "tiltpy.dev/pod-template-hash"
+
+# Kinds whose pods are described by a template; CronJob nests one deeper.
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod",
+                  "ReplicationController"}
+
+
+class YamlError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ObjectID:
+    kind: str
+    name: str
+    namespace: str
+    api_group: str
+
+    def display(self) -> str:
+        ns = f" in namespace {self.namespace}" if self.namespace else ""
+        return f"{self.kind} {self.name}{ns}"
+
+
+def object_id(obj: dict[str, Any]) -> ObjectID:
+    meta = obj.get("metadata") or {}
+    api_version = obj.get("apiVersion", "")
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    return ObjectID(obj.get("kind", ""), meta.get("name", ""), meta.get("namespace", ""), group)
+
+
+def parse_yaml_stream(text: str) -> list[dict[str, Any]]:
+    """Every object in a multi-document YAML text; `kind: List` is flattened."""
+    try:
+        docs = list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError as err:
+        raise YamlError(f"invalid YAML: {err}") from None
+    out: list[dict[str, Any]] = []
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise YamlError(f"expected a Kubernetes object (a mapping), got {type(doc).__name__}")
+        if doc.get("kind", "").endswith("List") and isinstance(doc.get("items"), list):
+            out.extend(item for item in doc["items"] if item)
+            continue
+        if not doc.get("kind") or not doc.get("apiVersion"):
+            raise YamlError("every object needs apiVersion and kind; got one without: "
+                            + json.dumps(doc)[:200])
+        if not (doc.get("metadata") or {}).get("name"):
+            raise YamlError(f"{doc['kind']} object has no metadata.name")
+        out.append(doc)
+    return out
+
+
+def dump_yaml_stream(objects: list[dict[str, Any]]) -> str:
+    return yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False)
+
+
+def pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template (metadata + spec) of a workload, or None."""
+    kind = obj.get("kind", "")
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        return obj
+    if kind == "CronJob":
+        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+    template = spec.get("template")
+    return template if isinstance(template, dict) and "spec" in template else None
+
+
+def pod_template_labels(obj: dict[str, Any]) -> dict[str, str]:
+    template = pod_template(obj)
+    if template is None:
+        return {}
+    return dict((template.get("metadata") or {}).get("labels") or {})
+
+
+def iter_pod_specs(node: Any) -> Iterator[dict[str, Any]]:
+    """Every pod spec (a dict with a `containers` list) anywhere in an object,
+    so CRDs that embed pod specs are covered too."""
+    if isinstance(node, dict):
+        if isinstance(node.get("containers"), list):
+            yield node
+        for value in node.values():
+            yield from iter_pod_specs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from iter_pod_specs(value)
+
+
+def iter_containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for spec in iter_pod_specs(obj):
+        for key in ("initContainers", "containers", "ephemeralContainers"):
+            for container in spec.get(key) or []:
+                if isinstance(container, dict):
+                    yield container
+
+
+def container_images(obj: dict[str, Any]) -> list[str]:
+    return [c["image"] for c in iter_containers(obj) if isinstance(c.get("image"), str)]
+
+
+def selector_of(obj: dict[str, Any]) -> dict[str, str] | None:
+    """The label selector by which a non-workload object points at pods."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Service":
+        selector = spec.get("selector")
+        return dict(selector) if isinstance(selector, dict) and selector else None
+    for key in ("selector", "podSelector"):
+        selector = spec.get(key)
+        if isinstance(selector, dict) and isinstance(selector.get("matchLabels"), dict) and selector["matchLabels"]:
+            return dict(selector["matchLabels"])
+    return None
+
+
+def selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+@dataclass(frozen=True)
+class ImageInjection:
+    """How one built image replaces refs in the YAML."""
+
+    matches: Callable[[str], bool]  # does a ref in the YAML name this image?
+    cluster_ref: str  # what the cluster pulls
+    match_in_env_vars: bool = False
+    command: tuple[str, ...] = ()  # entrypoint override
+    args: tuple[str, ...] | None = None  # container_args override
+
+
+def inject(objects: list[dict[str, Any]], injections: list[ImageInjection], resource: str) -> list[dict[str, Any]]:
+    """Return deep copies of `objects` ready to apply: built refs in container
+    images (and env values when asked), IfNotPresent pull policy for them,
+    entrypoint overrides, tiltpy labels, and a pod-template hash label that
+    identifies pods of this exact rollout."""
+    out = []
+    for original in objects:
+        obj = copy.deepcopy(original)
+        _label(obj.setdefault("metadata", {}), {MANAGED_BY_LABEL: MANAGED_BY_VALUE})
+        for container in iter_containers(obj):
+            image = container.get("image")
+            for injection in injections:
+                if isinstance(image, str) and injection.matches(image):
+                    container["image"] = injection.cluster_ref
+                    container["imagePullPolicy"] = "IfNotPresent"
+                    if injection.command:
+                        container["command"] = list(injection.command)
+                        container.pop("args", None)
+                    if injection.args is not None:
+                        container["args"] = list(injection.args)
+                    break
+            for env in container.get("env") or []:
+                value = env.get("value") if isinstance(env, dict) else None
+                for injection in injections:
+                    if injection.match_in_env_vars and isinstance(value, str) and injection.matches(value):
+                        env["value"] = injection.cluster_ref
+                        break
+        template = pod_template(obj)
+        if template is not None and template is not obj:
+            labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, RESOURCE_LABEL: resource}
+            _label(template.setdefault("metadata", {}), labels)
+            digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
+            _label(template["metadata"], {TEMPLATE_HASH_LABEL: digest})
+        elif template is obj:
+            _label(obj["metadata"], {RESOURCE_LABEL: resource})
+        out.append(obj)
+    return out
+
+
+def _label(meta: dict[str, Any], labels: dict[str, str]) -> None:
+    meta["labels"] = {**(meta.get("labels") or {}), **labels}

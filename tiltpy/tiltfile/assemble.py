@@ -1,0 +1,248 @@
+"""Turns what the builtins recorded into manifests, as Tilt's assembly does:
+the image dependency graph, the split of YAML into resources, and the
+k8s_resource() adjustments."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiltpy.build.dockerfile import parse_image_refs, ref_matches
+from tiltpy.build.graph import CycleError, topo_sort
+from tiltpy.k8s.cluster import is_dev_context
+from tiltpy.k8s.objects import (
+    container_images,
+    iter_containers,
+    object_id,
+    pod_template,
+    pod_template_labels,
+    selector_matches,
+    selector_of,
+)
+from tiltpy.model.manifest import (
+    UNCATEGORIZED,
+    ImageTarget,
+    K8sTarget,
+    Link,
+    Manifest,
+    PortForward,
+    RestartContainer,
+    TiltfileResult,
+)
+from tiltpy.tiltfile.errors import TiltfileError
+from tiltpy.tiltfile.state import K8sResourceCall, TiltfileState
+
+
+@dataclass
+class _Draft:
+    """A resource while k8s_resource() calls are still being applied."""
+
+    name: str
+    objects: list[dict[str, Any]]
+    original_name: str = ""
+    port_forwards: list[PortForward] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    resource_deps: list[str] = field(default_factory=list)
+    trigger_mode: int | None = None
+    auto_init: bool = True
+    pod_readiness: str = ""
+    extra_pod_selectors: list[dict[str, str]] = field(default_factory=list)
+
+
+def resolve_image_deps(targets: list[ImageTarget]) -> list[ImageTarget]:
+    """Fill in image_deps from each Dockerfile's FROM / COPY --from refs and
+    return the targets topologically sorted (bases first)."""
+    resolved = []
+    for target in targets:
+        deps = []
+        for image_ref in parse_image_refs(target.dockerfile_contents, dict(target.build_args)):
+            for other in targets:
+                if other.ref != target.ref and ref_matches(other.ref, image_ref.ref) and other.ref not in deps:
+                    deps.append(other.ref)
+        resolved.append(dataclasses.replace(target, image_deps=tuple(deps)))
+    by_ref = {t.ref: t for t in resolved}
+    try:
+        order = topo_sort([t.ref for t in resolved], lambda ref: by_ref[ref].image_deps)
+    except CycleError as err:
+        raise TiltfileError(f"image dependency cycle: {' -> '.join(err.cycle)} "
+                            "(each image's Dockerfile builds FROM the next)") from None
+    return [by_ref[ref] for ref in order]
+
+
+def _images_used(obj: dict[str, Any], targets: list[ImageTarget]) -> list[str]:
+    used = []
+    images = container_images(obj)
+    env_values = [env.get("value") for c in iter_containers(obj) for env in (c.get("env") or [])
+                  if isinstance(env, dict) and isinstance(env.get("value"), str)]
+    for target in targets:
+        candidates = images + (env_values if target.match_in_env_vars else [])
+        if any(ref_matches(target.ref, image) for image in candidates):
+            used.append(target.ref)
+    return used
+
+
+def _unique_names(objects: list[dict[str, Any]]) -> list[str]:
+    """Workload names: metadata.name, made unique by appending kind, then
+    namespace, then API group, as Tilt does."""
+    ids = [object_id(o) for o in objects]
+    for depth in range(1, 5):
+        names = []
+        for oid in ids:
+            parts = [oid.name, oid.kind.lower(), oid.namespace or "default", oid.api_group or "core"][:depth]
+            names.append(":".join(parts))
+        if len(set(names)) == len(names):
+            return names
+    return names
+
+
+def _split_workloads(state: TiltfileState, targets: list[ImageTarget]) -> tuple[list[_Draft], list[dict[str, Any]]]:
+    workloads = [o for o in state.k8s_objects if _images_used(o, targets) or pod_template(o) is not None]
+    names = _unique_names(workloads)
+    drafts = [_Draft(name=n, objects=[w], original_name=n) for n, w in zip(names, workloads)]
+    rest = []
+    for obj in state.k8s_objects:
+        if any(obj is w for w in workloads):
+            continue
+        selector = selector_of(obj)
+        owner = None
+        if selector:
+            owner = next((d for d in drafts if selector_matches(selector, pod_template_labels(d.objects[0]))), None)
+        if owner is not None:
+            owner.objects.append(obj)
+        else:
+            rest.append(obj)
+    return drafts, rest
+
+
+def _object_matches(selector: str, obj: dict[str, Any]) -> bool:
+    parts = selector.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise TiltfileError(f"k8s_resource: invalid object selector {selector!r}: want 'name[:kind[:namespace]]'")
+    oid = object_id(obj)
+    fields = [oid.name, oid.kind, oid.namespace or "default"]
+    return all(p.lower() == f.lower() for p, f in zip(parts, fields))
+
+
+def _apply_resource_call(call: K8sResourceCall, drafts: list[_Draft], rest: list[dict[str, Any]]) -> None:
+    if call.workload:
+        draft = next((d for d in drafts if call.workload in (d.name, d.original_name)), None)
+        if draft is None:
+            known = ", ".join(d.name for d in drafts) or "none"
+            raise TiltfileError(f'k8s_resource: specified unknown resource "{call.workload}" '
+                                f"(in {call.where}). Known Kubernetes resources: {known}")
+    else:
+        if any(d.name == call.new_name for d in drafts):
+            raise TiltfileError(f'k8s_resource: a resource named "{call.new_name}" already exists')
+        draft = _Draft(name=call.new_name, objects=[], original_name=call.new_name)
+        drafts.append(draft)
+    for selector in call.objects or []:
+        matched = [o for o in rest if _object_matches(selector, o)]
+        if not matched:
+            raise TiltfileError(f"k8s_resource: no object matches {selector!r} among the objects not "
+                                "already in a resource (selector: name[:kind[:namespace]])")
+        if len(matched) > 1:
+            raise TiltfileError(f"k8s_resource: {selector!r} matches several objects; add kind and namespace")
+        draft.objects.append(matched[0])
+        rest.remove(matched[0])
+    if call.new_name and call.workload:
+        if any(d.name == call.new_name and d is not draft for d in drafts):
+            raise TiltfileError(f'k8s_resource: cannot rename "{call.workload}" to "{call.new_name}": name taken')
+        draft.name = call.new_name
+    if call.port_forwards is not None:
+        draft.port_forwards = list(call.port_forwards)
+    if call.links is not None:
+        draft.links = list(call.links)
+    if call.labels is not None:
+        draft.labels = list(call.labels)
+    if call.resource_deps is not None:
+        draft.resource_deps = list(call.resource_deps)
+    if call.trigger_mode is not None:
+        draft.trigger_mode = call.trigger_mode
+    if call.auto_init is not None:
+        draft.auto_init = call.auto_init
+    if call.pod_readiness:
+        draft.pod_readiness = call.pod_readiness
+    if call.extra_pod_selectors is not None:
+        draft.extra_pod_selectors = list(call.extra_pod_selectors)
+
+
+def _with_bases(used: list[str], ordered: list[ImageTarget]) -> tuple[ImageTarget, ...]:
+    by_ref = {t.ref: t for t in ordered}
+    needed: set[str] = set()
+    stack = list(used)
+    while stack:
+        ref = stack.pop()
+        if ref not in needed:
+            needed.add(ref)
+            stack.extend(by_ref[ref].image_deps)
+    return tuple(t for t in ordered if t.ref in needed)
+
+
+def assemble(state: TiltfileState, result: TiltfileResult) -> None:
+    targets = resolve_image_deps(state.image_targets)
+    drafts, rest = _split_workloads(state, targets)
+    for call in state.k8s_resource_calls:
+        _apply_resource_call(call, drafts, rest)
+
+    manifests: list[Manifest] = []
+    if rest:
+        manifests.append(Manifest(name=UNCATEGORIZED, k8s=K8sTarget(objects=tuple(rest), pod_readiness="ignore"),
+                                  trigger_mode=state.default_trigger_mode, source_order=-1))
+    consumed: set[str] = set()
+    for order, draft in enumerate(drafts):
+        used = [ref for obj in draft.objects for ref in _images_used(obj, targets)]
+        images = _with_bases(used, targets)
+        consumed.update(t.ref for t in images)
+        has_pods = any(pod_template(o) is not None for o in draft.objects)
+        readiness = draft.pod_readiness or ("wait" if has_pods else "ignore")
+        for image in images:
+            if any(isinstance(step, RestartContainer) for step in image.live_update):
+                raise TiltfileError(
+                    f"docker_build({image.ref!r}): restart_container() is not supported for Kubernetes "
+                    "resources; load('ext://restart_process', 'docker_build_with_restart') instead")
+        manifests.append(Manifest(
+            name=draft.name,
+            image_targets=images,
+            k8s=K8sTarget(
+                objects=tuple(draft.objects),
+                image_refs=tuple(dict.fromkeys(used)),
+                port_forwards=tuple(draft.port_forwards),
+                pod_readiness=readiness,
+                extra_pod_selectors=tuple(tuple(sorted(s.items())) for s in draft.extra_pod_selectors),
+            ),
+            resource_deps=tuple(draft.resource_deps),
+            labels=tuple(draft.labels),
+            links=tuple(draft.links),
+            trigger_mode=state.default_trigger_mode if draft.trigger_mode is None else draft.trigger_mode,
+            auto_init=draft.auto_init,
+            source_order=order,
+        ))
+
+    names = {m.name for m in manifests}
+    for manifest in manifests:
+        for dep in manifest.resource_deps:
+            if dep not in names:
+                raise TiltfileError(f'resource "{manifest.name}": resource_deps names unknown resource "{dep}" '
+                                    f"(known: {', '.join(sorted(names))})")
+    for target in targets:
+        if target.ref not in consumed:
+            result.warnings.append(
+                f"Image not used in any Kubernetes config: {target.ref}. Check that a container's image: "
+                "field names it exactly (tags must match if docker_build's ref has one)")
+
+    context = state.options.k8s_context
+    if any(m.k8s for m in manifests) and context and not is_dev_context(context) \
+            and context not in state.allowed_k8s_contexts:
+        raise TiltfileError(
+            f"Stop! {context} might be production.\nIf you're sure you want to deploy there, add:\n"
+            f"\tallow_k8s_contexts('{context}')\nto your Tiltfile. Otherwise, switch k8s contexts and restart tiltpy.")
+
+    result.manifests = manifests
+    result.allowed_k8s_contexts = list(state.allowed_k8s_contexts)
+    result.default_registry = state.default_registry
+    result.default_registry_from_cluster = state.default_registry_from_cluster
+    result.default_registry_single_name = state.default_registry_single_name
+    result.watch_ignores = list(state.watch_ignores)
+    result.max_parallel_updates = state.max_parallel_updates
+    result.k8s_upsert_timeout_secs = state.k8s_upsert_timeout_secs

@@ -1,0 +1,131 @@
+"""docker_build: declares an image target."""
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from tiltpy.model.manifest import ImageTarget, LiveUpdateStep
+from tiltpy.tiltfile.builtins.live_update import validate_steps
+from tiltpy.tiltfile.errors import TiltfileError, arg_error
+from tiltpy.tiltfile.values import as_bool, as_command, as_str, as_str_dict, as_str_list
+
+if TYPE_CHECKING:
+    from tiltpy.tiltfile.loader import FileContext
+
+# Docker's reference grammar, simplified: lowercase path components separated
+# by / with an optional registry host[:port], tag and digest.
+_REF_RE = re.compile(
+    r"^(?:(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+def validate_ref(builtin: str, ref: str) -> str:
+    if not _REF_RE.match(ref):
+        raise arg_error(builtin, "ref", f"invalid image reference {ref!r} (must be lowercase, e.g. 'my-app' or 'registry:5000/team/app')")
+    return ref
+
+
+def docker_build(
+    ctx: FileContext,
+    ref: Any,
+    context: Any,
+    build_args: Any = None,
+    dockerfile: Any = "Dockerfile",
+    dockerfile_contents: Any = "",
+    live_update: Any = None,
+    match_in_env_vars: Any = False,
+    ignore: Any = None,
+    only: Any = None,
+    entrypoint: Any = None,
+    target: Any = "",
+    ssh: Any = "",
+    network: Any = "",
+    secret: Any = "",
+    extra_tag: Any = "",
+    container_args: Any = None,
+    cache_from: Any = None,
+    pull: Any = False,
+    platform: Any = "",
+    extra_hosts: Any = None,
+) -> None:
+    name = "docker_build"
+    ref = validate_ref(name, as_str(name, "ref", ref, allow_none=False))
+    context_arg = as_str(name, "context", context, allow_none=False)
+    dockerfile_given = dockerfile not in (None, "", "Dockerfile")
+    contents = as_str(name, "dockerfile_contents", dockerfile_contents) if dockerfile_contents else ""
+    if contents and dockerfile_given:
+        raise TiltfileError(f"{name}: cannot specify both dockerfile and dockerfile_contents")
+
+    context_dir = "-" if context_arg == "-" else ctx.abspath(context_arg)
+    if context_dir != "-" and not os.path.isdir(context_dir):
+        raise arg_error(name, "context", f"directory not found: {context_dir}")
+    dockerfile_path = ""
+    if not contents:
+        if dockerfile_given:
+            dockerfile_path = ctx.abspath(as_str(name, "dockerfile", dockerfile))
+        elif context_dir == "-":
+            raise TiltfileError(f"{name}: an empty context ('-') needs dockerfile or dockerfile_contents")
+        else:
+            dockerfile_path = os.path.join(context_dir, "Dockerfile")
+        ctx.state.watch(dockerfile_path)
+        try:
+            with open(dockerfile_path, encoding="utf-8") as f:
+                contents = f.read()
+        except (FileNotFoundError, IsADirectoryError):
+            raise arg_error(name, "dockerfile", f"file not found: {dockerfile_path}") from None
+    if context_dir != "-":
+        ctx.state.watch(os.path.join(context_dir, ".dockerignore"))
+
+    if any(t.ref == ref for t in ctx.state.image_targets):
+        raise TiltfileError(f'{name}: image for ref "{ref}" has already been defined')
+
+    steps: tuple[LiveUpdateStep, ...] = validate_steps(name, live_update or [], ctx)
+    args = as_str_dict(name, "build_args", build_args)
+    tags = [t for t in as_str_list(name, "extra_tag", extra_tag) if t]
+    if container_args is not None:
+        container_args_list = as_str_list(name, "container_args", container_args)
+    else:
+        container_args_list = []
+    ctx.state.image_targets.append(
+        ImageTarget(
+            ref=ref,
+            context=context_dir,
+            dockerfile_path=dockerfile_path,
+            dockerfile_contents=contents,
+            build_args=tuple(sorted(args.items())),
+            target=as_str(name, "target", target),
+            entrypoint=tuple(as_command(name, "entrypoint", entrypoint)),
+            ignore=tuple(as_str_list(name, "ignore", ignore)),
+            only=tuple(_relative_only(ctx, context_dir, p) for p in as_str_list(name, "only", only)),
+            match_in_env_vars=as_bool(name, "match_in_env_vars", match_in_env_vars),
+            live_update=steps,
+            extra_tags=tuple(tags),
+            network=as_str(name, "network", network),
+            pull=as_bool(name, "pull", pull),
+            cache_from=tuple(as_str_list(name, "cache_from", cache_from)),
+            platform=as_str(name, "platform", platform) or os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
+            container_args=tuple(container_args_list) if container_args is not None else None,
+        )
+    )
+    for unsupported, value in (("ssh", ssh), ("secret", secret)):
+        if value:
+            ctx.state.warnings.append(f"{name}({ref}): {unsupported}= needs BuildKit, which this engine lacks; ignored")
+    if extra_hosts:
+        as_str_list(name, "extra_hosts", extra_hosts)
+
+
+def _relative_only(ctx: FileContext, context_dir: str, path: str) -> str:
+    """`only` paths are relative to the context; they may not escape it."""
+    if context_dir == "-":
+        raise arg_error("docker_build", "only", "cannot be used with an empty context")
+    absolute = os.path.normpath(os.path.join(context_dir, path))
+    rel = os.path.relpath(absolute, context_dir)
+    if rel.startswith(".."):
+        raise arg_error("docker_build", "only", f"{path!r} is outside the context {context_dir}")
+    return rel.replace(os.sep, "/")
+
+
+BUILTINS = {"docker_build": docker_build}

@@ -1,0 +1,228 @@
+"""Kubernetes builtins: k8s_yaml, k8s_resource, port_forward, link, contexts
+and registries. They only record; assembly decides the resources."""
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+import starlark as sl
+
+from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
+from tiltpy.model.manifest import TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL, Link, PortForward
+from tiltpy.tiltfile.errors import TiltfileError, arg_error
+from tiltpy.tiltfile.state import K8sResourceCall
+from tiltpy.tiltfile.values import as_bool, as_int, as_str, as_str_dict, as_str_list, type_name
+
+if TYPE_CHECKING:
+    from tiltpy.tiltfile.loader import FileContext
+
+
+def k8s_yaml(ctx: FileContext, yaml: Any, allow_duplicates: Any = False) -> None:
+    allow_duplicates = as_bool("k8s_yaml", "allow_duplicates", allow_duplicates)
+    items = yaml if isinstance(yaml, (list, tuple)) else [yaml]
+    for item in items:
+        if not isinstance(item, str):
+            raise arg_error("k8s_yaml", "yaml", f"got {type_name(item)}, want a path, a list of paths or a blob")
+        text, source = _yaml_text(ctx, item)
+        try:
+            objects = parse_yaml_stream(text)
+        except YamlError as err:
+            raise TiltfileError(f"k8s_yaml: {source}: {err}") from None
+        for obj in objects:
+            if not allow_duplicates:
+                oid = object_id(obj)
+                if any(object_id(o) == oid for o in ctx.state.k8s_objects):
+                    raise TiltfileError(
+                        f"k8s_yaml: duplicate Kubernetes object {oid.display()} (from {source}); "
+                        "pass allow_duplicates=True to allow it"
+                    )
+            ctx.state.k8s_objects.append(obj)
+
+
+def _yaml_text(ctx: FileContext, value: str) -> tuple[str, str]:
+    """A blob is YAML; any other string is a path (as in Tilt)."""
+    if value in ctx.state.blob_values or ("\n" in value and not os.path.exists(ctx.abspath(value))):
+        return value, "<blob>"
+    path = ctx.abspath(value)
+    ctx.state.watch(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(), path
+    except (FileNotFoundError, IsADirectoryError):
+        raise arg_error("k8s_yaml", "yaml", f"file not found: {path}") from None
+
+
+_PORT_SPEC = re.compile(r"^(?:(?P<host>[^:]+):)?(?P<local>\d+)(?::(?P<container>\d+))?$")
+
+
+def parse_port_forward(builtin: str, value: Any) -> PortForward:
+    if isinstance(value, PortForward):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return PortForward(local_port=_valid_port(builtin, value))
+    if isinstance(value, str):
+        match = _PORT_SPEC.match(value.strip())
+        if not match:
+            raise arg_error(builtin, "port_forwards", f"invalid port forward {value!r}: want 'LOCAL', 'LOCAL:CONTAINER' or 'HOST:LOCAL:CONTAINER'")
+        container = match.group("container")
+        if match.group("host") and container is None:
+            raise arg_error(builtin, "port_forwards", f"invalid port forward {value!r}: a host needs both ports, 'HOST:LOCAL:CONTAINER'")
+        return PortForward(
+            local_port=_valid_port(builtin, int(match.group("local"))),
+            container_port=_valid_port(builtin, int(container)) if container else None,
+            host=match.group("host") or "",
+        )
+    raise arg_error(builtin, "port_forwards", f"got {type_name(value)}, want int, string or port_forward()")
+
+
+def _valid_port(builtin: str, port: int) -> int:
+    if not 0 < port < 65536:
+        raise arg_error(builtin, "port_forwards", f"port {port} out of range 1-65535")
+    return port
+
+
+def parse_link(builtin: str, value: Any) -> Link:
+    if isinstance(value, Link):
+        return value
+    if isinstance(value, str):
+        if not value:
+            raise arg_error(builtin, "links", "empty link")
+        return Link(url=value)
+    raise arg_error(builtin, "links", f"got {type_name(value)}, want string or link()")
+
+
+def _list_of(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+_LABEL_RE = re.compile(r"^([a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?/)?[a-z0-9A-Z]([-a-z0-9A-Z_.]{0,61}[a-z0-9A-Z])?$")
+
+
+def parse_labels(builtin: str, value: Any) -> list[str]:
+    labels = as_str_list(builtin, "labels", value)
+    for label in labels:
+        if not _LABEL_RE.match(label):
+            raise arg_error(builtin, "labels", f"invalid label {label!r}: use letters, digits, '-', '_' and '.'")
+    return labels
+
+
+def parse_trigger_mode(builtin: str, value: Any) -> int:
+    if value not in (TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL) or isinstance(value, bool):
+        raise arg_error(builtin, "trigger_mode", "want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL")
+    return int(value)
+
+
+def k8s_resource(
+    ctx: FileContext,
+    workload: Any = "",
+    new_name: Any = "",
+    port_forwards: Any = None,
+    extra_pod_selectors: Any = None,
+    trigger_mode: Any = None,
+    resource_deps: Any = None,
+    objects: Any = None,
+    auto_init: Any = None,
+    pod_readiness: Any = "",
+    links: Any = None,
+    labels: Any = None,
+    discovery_strategy: Any = "",
+) -> None:
+    name = "k8s_resource"
+    workload = as_str(name, "workload", workload)
+    new_name = as_str(name, "new_name", new_name)
+    if not workload and not new_name:
+        raise TiltfileError(f"{name}: must specify workload or new_name")
+    if not workload and not objects:
+        raise TiltfileError(f"{name}: a new resource ({new_name!r}) needs objects=")
+    readiness = as_str(name, "pod_readiness", pod_readiness)
+    if readiness not in ("", "wait", "ignore", "succeeded"):
+        raise arg_error(name, "pod_readiness", f"got {readiness!r}, want 'wait', 'ignore' or 'succeeded'")
+    strategy = as_str(name, "discovery_strategy", discovery_strategy)
+    if strategy not in ("", "default", "selectors-only"):
+        raise arg_error(name, "discovery_strategy", f"got {strategy!r}, want 'default' or 'selectors-only'")
+    selectors = None
+    if extra_pod_selectors is not None:
+        selectors = [as_str_dict(name, "extra_pod_selectors", s) for s in _list_of(extra_pod_selectors)]
+    ctx.state.k8s_resource_calls.append(
+        K8sResourceCall(
+            workload=workload,
+            new_name=new_name,
+            port_forwards=None if port_forwards is None else [parse_port_forward(name, p) for p in _list_of(port_forwards)],
+            extra_pod_selectors=selectors,
+            trigger_mode=None if trigger_mode is None else parse_trigger_mode(name, trigger_mode),
+            resource_deps=None if resource_deps is None else as_str_list(name, "resource_deps", resource_deps),
+            objects=None if objects is None else as_str_list(name, "objects", objects),
+            auto_init=None if auto_init is None else as_bool(name, "auto_init", auto_init),
+            pod_readiness=readiness,
+            links=None if links is None else [parse_link(name, link) for link in _list_of(links)],
+            labels=None if labels is None else parse_labels(name, labels),
+            where=ctx.path,
+        )
+    )
+
+
+def port_forward(ctx: FileContext, local_port: Any, container_port: Any = None, name: Any = None,
+                 link_path: Any = None, host: Any = None) -> sl.OpaquePythonObject:
+    local = _valid_port("port_forward", as_int("port_forward", "local_port", local_port))
+    container = None
+    if container_port is not None:
+        container = _valid_port("port_forward", as_int("port_forward", "container_port", container_port))
+    return sl.OpaquePythonObject(PortForward(
+        local_port=local, container_port=container, name=as_str("port_forward", "name", name),
+        link_path=as_str("port_forward", "link_path", link_path), host=as_str("port_forward", "host", host),
+    ))
+
+
+def link(ctx: FileContext, url: Any, name: Any = "") -> sl.OpaquePythonObject:
+    return sl.OpaquePythonObject(Link(url=as_str("link", "url", url, allow_none=False), name=as_str("link", "name", name)))
+
+
+def allow_k8s_contexts(ctx: FileContext, contexts: Any) -> None:
+    ctx.state.allowed_k8s_contexts.extend(as_str_list("allow_k8s_contexts", "contexts", contexts))
+
+
+def default_registry(ctx: FileContext, host: Any, host_from_cluster: Any = None, single_name: Any = "") -> None:
+    ctx.state.default_registry = as_str("default_registry", "host", host, allow_none=False)
+    ctx.state.default_registry_from_cluster = as_str("default_registry", "host_from_cluster", host_from_cluster)
+    ctx.state.default_registry_single_name = as_str("default_registry", "single_name", single_name)
+
+
+def k8s_context(ctx: FileContext) -> str:
+    return ctx.state.options.k8s_context
+
+
+def k8s_namespace(ctx: FileContext) -> str:
+    return ctx.state.options.k8s_namespace
+
+
+def trigger_mode(ctx: FileContext, trigger_mode: Any) -> None:
+    ctx.state.default_trigger_mode = parse_trigger_mode("trigger_mode", trigger_mode)
+
+
+def update_settings(ctx: FileContext, max_parallel_updates: Any = None, k8s_upsert_timeout_secs: Any = None,
+                    suppress_unused_image_warnings: Any = None, k8s_server_side_apply: Any = None) -> None:
+    if max_parallel_updates is not None:
+        value = as_int("update_settings", "max_parallel_updates", max_parallel_updates)
+        if value < 1:
+            raise arg_error("update_settings", "max_parallel_updates", "must be at least 1")
+        ctx.state.max_parallel_updates = value
+    if k8s_upsert_timeout_secs is not None:
+        ctx.state.k8s_upsert_timeout_secs = as_int("update_settings", "k8s_upsert_timeout_secs", k8s_upsert_timeout_secs)
+
+
+BUILTINS = {
+    "k8s_yaml": k8s_yaml,
+    "k8s_resource": k8s_resource,
+    "port_forward": port_forward,
+    "link": link,
+    "allow_k8s_contexts": allow_k8s_contexts,
+    "default_registry": default_registry,
+    "k8s_context": k8s_context,
+    "k8s_namespace": k8s_namespace,
+    "trigger_mode": trigger_mode,
+    "update_settings": update_settings,
+}
+CONSTANTS = {"TRIGGER_MODE_AUTO": TRIGGER_MODE_AUTO, "TRIGGER_MODE_MANUAL": TRIGGER_MODE_MANUAL}

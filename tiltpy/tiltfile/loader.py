@@ -1,0 +1,176 @@
+"""Runs a Tiltfile in a real Starlark interpreter (starlark-pyo3) and turns
+what its builtins recorded into manifests.
+
+Each file (the Tiltfile and every file it load()s) gets its own module whose
+builtins are bound to that file, so relative paths resolve against the file
+that made the call, as in Tilt."""
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import starlark as sl
+
+from tiltpy.model.manifest import TiltfileResult
+from tiltpy.tiltfile import assemble
+from tiltpy.tiltfile.builtins import ALL_BUILTIN_MODULES
+from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
+from tiltpy.tiltfile.state import LoadOptions, TiltfileState
+
+_GLOBALS = sl.Globals.extended_by(
+    [sl.LibraryExtension.StructType, sl.LibraryExtension.Json, sl.LibraryExtension.Map,
+     sl.LibraryExtension.Filter, sl.LibraryExtension.Partial]
+)
+
+
+def _dialect() -> sl.Dialect:
+    dialect = sl.Dialect.extended()
+    dialect.enable_f_strings = True
+    return dialect
+
+
+@dataclass
+class FileContext:
+    """The file a builtin was called from."""
+
+    state: TiltfileState
+    path: str
+
+    @property
+    def dir(self) -> str:
+        return os.path.dirname(self.path)
+
+    def abspath(self, path: str) -> str:
+        return os.path.normpath(os.path.join(self.dir, os.path.expanduser(path)))
+
+
+class _Evaluator:
+    def __init__(self, state: TiltfileState) -> None:
+        self.state = state
+        self.cache: dict[str, sl.FrozenModule] = {}
+        self.loading: list[str] = []
+        self.exit_code: int | None = None
+
+    def module_for(self, path: str) -> sl.Module:
+        ctx = FileContext(self.state, path)
+        module = sl.Module()
+        prelude: list[str] = []
+        for builtin_module in ALL_BUILTIN_MODULES:
+            for name, fn in builtin_module.BUILTINS.items():
+                module.add_callable(name, _bind(fn, ctx, name))
+            for name, value in getattr(builtin_module, "CONSTANTS", {}).items():
+                module[name] = value
+            prelude.append(getattr(builtin_module, "PRELUDE", ""))
+        module["__file__"] = path
+        module["__name__"] = "__main__" if path == self.state.tiltfile else path
+        sl.eval(module, sl.parse("<tiltpy prelude>", "\n".join(prelude), _dialect()), _GLOBALS)
+        return module
+
+    def run_file(self, path: str) -> sl.FrozenModule:
+        if path in self.cache:
+            return self.cache[path]
+        if path in self.loading:
+            cycle = " -> ".join(self.loading + [path])
+            raise TiltfileError(f"cycle in load(): {cycle}")
+        try:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+        except FileNotFoundError:
+            raise TiltfileError(f"cannot load {path}: no such file") from None
+        self.state.watch(path)
+        self.loading.append(path)
+        try:
+            module = self.module_for(path)
+            ast = sl.parse(path, source, _dialect())
+            loader = sl.FileLoader(functools.partial(self._load, os.path.dirname(path)))
+            sl.eval(module, ast, _GLOBALS, loader)
+        finally:
+            self.loading.pop()
+        frozen = module.freeze()
+        self.cache[path] = frozen
+        return frozen
+
+    def _load(self, from_dir: str, spec: str) -> sl.FrozenModule:
+        if spec.startswith("ext://"):
+            raise TiltfileError(f"load({spec!r}): extensions are not supported yet")
+        return self.run_file(os.path.normpath(os.path.join(from_dir, spec)))
+
+
+def _bind(fn: Callable[..., Any], ctx: FileContext, name: str) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(ctx, *args, **kwargs)
+
+    # Python's own argument errors ("got an unexpected keyword argument") use
+    # the qualified name; make it the name the user typed.
+    call.__name__ = call.__qualname__ = _display_name(name)
+    return call
+
+
+def _display_name(registered: str) -> str:
+    """'_os_path_join' -> 'os.path.join': namespaced builtins are registered
+    under private names (see builtins/os_sys.py)."""
+    if not registered.startswith("_"):
+        return registered
+    name = registered[1:]
+    for prefix in ("os_path_", "os_", "sys_", "shlex_"):
+        if name.startswith(prefix):
+            return prefix.replace("_", ".") + name[len(prefix):]
+    return name
+
+
+_PY_EXC = re.compile(r"^error: (?:TiltfileError|TiltfileExit|ValueError|TypeError|KeyError): ", re.M)
+
+
+def format_starlark_error(err: BaseException) -> str:
+    """The interpreter's message names file:line:col and shows the source line;
+    drop the Python exception class names that would only confuse."""
+    text = str(err).rstrip()
+    return _PY_EXC.sub("error: ", text)
+
+
+def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResult:
+    """Evaluate the Tiltfile at `path`. Never raises for user mistakes: they
+    come back in `result.error`, with the files to watch for a fix."""
+    path = os.path.abspath(path)
+    state = TiltfileState(tiltfile=path, options=options or LoadOptions())
+    evaluator = _Evaluator(state)
+    result = TiltfileResult(tiltfile=path)
+    try:
+        if not os.path.exists(path):
+            raise TiltfileError(f"No Tiltfile found at {path}")
+        evaluator.run_file(path)
+        assemble.assemble(state, result)
+    except sl.StarlarkError as err:
+        exit_code = _exit_code(err)
+        if exit_code is None:
+            result.error = format_starlark_error(err)
+        elif exit_code != 0:
+            result.error = f"Tiltfile called exit({exit_code})"
+        else:
+            try:
+                assemble.assemble(state, result)
+            except TiltfileError as assembly_err:
+                result.error = str(assembly_err)
+    except TiltfileError as err:
+        result.error = str(err)
+    result.watched_files = list(state.watched_files)
+    result.logs = list(state.logs)
+    result.warnings = list(state.warnings) + result.warnings
+    if result.error:
+        result.manifests = []
+    return result
+
+
+_EXIT_RE = re.compile(r"TiltfileExit: exit\((-?\d+)\)")
+
+
+def _exit_code(err: BaseException) -> int | None:
+    match = _EXIT_RE.search(str(err))
+    return int(match.group(1)) if match else None
+
+
+__all__ = ["FileContext", "LoadOptions", "TiltfileExit", "load_tiltfile", "format_starlark_error"]

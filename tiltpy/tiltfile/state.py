@@ -1,0 +1,71 @@
+"""What builtins record while a Tiltfile runs, before assembly into manifests."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiltpy.model.manifest import TRIGGER_MODE_AUTO, ImageTarget
+
+
+@dataclass
+class K8sResourceCall:
+    workload: str
+    new_name: str
+    port_forwards: list[Any] | None
+    extra_pod_selectors: list[dict[str, str]] | None
+    trigger_mode: int | None
+    resource_deps: list[str] | None
+    objects: list[str] | None
+    auto_init: bool | None
+    pod_readiness: str
+    links: list[Any] | None
+    labels: list[str] | None
+    where: str  # file that made the call, for error messages
+
+
+@dataclass
+class LoadOptions:
+    """Facts about the environment the Tiltfile may ask about."""
+
+    k8s_context: str = ""
+    k8s_namespace: str = "default"
+    subcommand: str = "up"
+    args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TiltfileState:
+    tiltfile: str
+    options: LoadOptions
+    image_targets: list[ImageTarget] = field(default_factory=list)
+    k8s_objects: list[dict[str, Any]] = field(default_factory=list)
+    k8s_resource_calls: list[K8sResourceCall] = field(default_factory=list)
+    watched_files: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    allowed_k8s_contexts: list[str] = field(default_factory=list)
+    default_registry: str = ""
+    default_registry_from_cluster: str = ""
+    default_registry_single_name: str = ""
+    default_trigger_mode: int = TRIGGER_MODE_AUTO
+    watch_ignores: list[str] = field(default_factory=list)
+    max_parallel_updates: int = 3
+    k8s_upsert_timeout_secs: int = 30
+    # Strings that came from blob(), local() or read_file(): Tilt passes these
+    # as a distinct Blob type, so k8s_yaml(blob) is YAML while k8s_yaml(str) is
+    # a path. We hand Starlark plain strings (so str(), .strip() and + work)
+    # and remember which ones were blobs.
+    blob_values: set[str] = field(default_factory=set)
+
+    def watch(self, path: str) -> None:
+        path = os.path.abspath(path)
+        if path not in self.watched_files:
+            self.watched_files.append(path)
+
+    def log(self, line: str) -> None:
+        self.logs.append(line)
+
+    def blob(self, text: str) -> str:
+        self.blob_values.add(text)
+        return text
