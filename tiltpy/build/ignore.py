@@ -186,7 +186,8 @@ class PatternMatcher:
     def __init__(self, patterns: Sequence[str]) -> None:
         group: list[_Pattern] = []
         for raw in patterns:
-            p = _normalize(raw)
+            # ReadAll isn't idempotent ('/!x' -> the exception '!x'), so its output isn't redone.
+            p = (raw if isinstance(raw, _ReadAllPattern) else _normalize(raw)).strip()
             if not p:
                 continue
             p = _clean(p)  # New() cleans again, '!' included: "!/" becomes the illegal "!"
@@ -222,6 +223,10 @@ def _prunable(group: list[_Pattern], rel_dir: str) -> bool:
     return not any(p.exclusion and (p.text + "/").startswith(rel_dir + "/") for p in group)
 
 
+class _ReadAllPattern(str):
+    """A line already normalized by read_dockerignore."""
+
+
 def read_dockerignore(path: str) -> list[str]:
     """ignorefile.ReadAll: BOM stripped, '#' comments only at column 0, '!' kept."""
     try:
@@ -229,7 +234,7 @@ def read_dockerignore(path: str) -> list[str]:
             lines = f.read().removeprefix("\ufeff").split("\n")
     except FileNotFoundError:
         return []
-    return [p for p in (_normalize(l) for l in lines if not l.startswith("#")) if p]
+    return [_ReadAllPattern(p) for p in (_normalize(l) for l in lines if not l.startswith("#")) if p]
 
 
 def context_matcher(context_dir: str, dockerfile_path: str | None = None,

@@ -53,25 +53,21 @@ def _yaml_text(ctx: FileContext, value: str) -> tuple[str, str]:
         raise arg_error("k8s_yaml", "yaml", f"file not found: {path}") from None
 
 
-_PORT_SPEC = re.compile(r"^(?:(?P<host>[^:]+):)?(?P<local>\d+)(?::(?P<container>\d+))?$")
-
-
 def parse_port_forward(builtin: str, value: Any) -> PortForward:
     if isinstance(value, PortForward):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return PortForward(local_port=_valid_port(builtin, value))
     if isinstance(value, str):
-        match = _PORT_SPEC.match(value.strip())
-        if not match:
+        parts = value.strip().split(":")
+        if len(parts) > 3 or not all(p.isdigit() for p in parts[-2:]) or not parts[0]:
             raise arg_error(builtin, "port_forwards", f"invalid port forward {value!r}: want 'LOCAL', 'LOCAL:CONTAINER' or 'HOST:LOCAL:CONTAINER'")
-        container = match.group("container")
-        if match.group("host") and container is None:
-            raise arg_error(builtin, "port_forwards", f"invalid port forward {value!r}: a host needs both ports, 'HOST:LOCAL:CONTAINER'")
+        host = parts[0] if len(parts) == 3 else ""
+        ports = parts[1:] if host else parts
         return PortForward(
-            local_port=_valid_port(builtin, int(match.group("local"))),
-            container_port=_valid_port(builtin, int(container)) if container else None,
-            host=match.group("host") or "",
+            local_port=_valid_port(builtin, int(ports[0])),
+            container_port=_valid_port(builtin, int(ports[1])) if len(ports) == 2 else None,
+            host=host,
         )
     raise arg_error(builtin, "port_forwards", f"got {type_name(value)}, want int, string or port_forward()")
 
