@@ -70,10 +70,10 @@ SCENARIOS: dict[str, tuple[str, list[str]]] = {
     "misc_bom_crlf": (
         "\ufeffsub/../a.log\r\nsub/*\r\n!sub/keep*\r\n[^a-c].cfg\r\n**/node_modules\r\n"
         "!**/node_modules/keep.js\r\ndocs/*/*/c.md\r\nsrc/gen/\r\n!src/gen\r\nün?.txt\r\n"
-        "\\*.txt\r\n*.TXT\r\n  ! ./src/gen/z.go  \r\n",
-        ["!x.txt", "#comment", "#notcomment", ".dockerignore", ".git/HEAD", "Dockerfile",
+        "\\*.txt\r\n*.TXT\r\n  ! ./src/gen/z.go  \r\n*x.txt\r\n/!ax.txt\r\n",
+        ["#comment", "#notcomment", ".dockerignore", ".git/HEAD", "Dockerfile",
          "README.md", "a.dockerfile", "a1.txt", "ab.txt", "ax.txt", "b.cfg", "build/out.o",
-         "bx.txt", "cache/x.bin", "docs/a/notes.txt", "docs/top.md", "dup/f", "dup/g",
+         "cache/x.bin", "docs/a/notes.txt", "docs/top.md", "dup/f", "dup/g",
          "file1.txt", "filed.txt", "foobar", "foox/bar", "fooxbar", "keep.js", "link.txt",
          "src/gen/keep.go", "src/gen/z.go", "src/general.go", "src/main.go", "srclink",
          "sub/keep/a.txt", "weird1.txt", "weird[1].txt", "x.tmp"],

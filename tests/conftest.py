@@ -1,0 +1,37 @@
+"""Shared test setup: end-to-end tests talk to the real testbed and fail
+(never skip) when Docker or the cluster is missing."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+TESTBED_ENV = "/var/lib/testbed/env"
+
+
+def _testbed_env() -> None:
+    """Like `source /var/lib/testbed/env`, for tests started without it."""
+    if not os.path.exists(TESTBED_ENV):
+        return
+    with open(TESTBED_ENV, encoding="utf-8") as f:
+        for line in f:
+            match = re.match(r"\s*export\s+(\w+)=(.*)$", line.strip())
+            if match and match.group(1) not in os.environ:
+                os.environ[match.group(1)] = match.group(2).strip().strip("'\"")
+
+
+_testbed_env()
+
+
+@pytest.fixture(scope="session")
+def testbed() -> dict[str, str]:
+    """Docker and Kubernetes must be up: run ../shared/testbed/up first."""
+    docker = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    if docker.returncode != 0:
+        pytest.fail(f"Docker Engine not reachable (run ../shared/testbed/up): {docker.stderr.strip()}")
+    nodes = subprocess.run(["kubectl", "get", "nodes", "-o", "name"], capture_output=True, text=True)
+    if nodes.returncode != 0 or not nodes.stdout.strip():
+        pytest.fail(f"Kubernetes cluster not reachable (run ../shared/testbed/up): {nodes.stderr.strip()}")
+    return {"docker": docker.stdout.strip(), "kubeconfig": os.environ.get("KUBECONFIG", "")}

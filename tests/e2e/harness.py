@@ -1,0 +1,108 @@
+"""Driving `tiltpy` the way a user does: as a command in a project folder."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+
+
+def copy_example(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(EXAMPLES / name, target)
+    return target
+
+
+def tiltpy(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tiltpy", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+class Up:
+    """A running `tiltpy up`, its output collected as it arrives."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tiltpy", "up", "--stream", *args], cwd=cwd, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._lines: list[str] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cond:
+                self._lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._cond:
+            return "\n".join(self._lines)
+
+    def wait_for(self, pattern: str, timeout: float = 300, start: int = 0) -> re.Match[str]:
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self._lines[start:]:
+                    match = regex.search(line)
+                    if match:
+                        return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.proc.poll() is not None and not self._pending():
+                    raise AssertionError(f"no line matching {pattern!r} within {timeout}s; output:\n"
+                                         + "\n".join(self._lines[-80:]))
+                self._cond.wait(min(remaining, 1.0))
+
+    def _pending(self) -> bool:
+        return False
+
+    def mark(self) -> int:
+        with self._cond:
+            return len(self._lines)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def http_get(url: str, timeout: float = 120, expect: str | None = None) -> str:
+    """GET until it answers (and contains `expect`), or fail with the last error."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                body = response.read().decode()
+                if expect is None or expect in body:
+                    return body
+                last = f"body without {expect!r}: {body!r}"
+        except (urllib.error.URLError, ConnectionError, OSError) as err:
+            last = err
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer as expected within {timeout}s: {last}")
+
+
+def kubectl_json(*args: str) -> dict:
+    import json
+
+    out = subprocess.run(["kubectl", *args, "-o", "json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
