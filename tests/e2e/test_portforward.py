@@ -197,6 +197,9 @@ def test_portforward_follows_pod_and_never_wedges(cluster: ClusterConnection, na
     finally:
         lt.run(pf.stop())
         lt.close()
-    # After stop() the port is free again.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))
+    # After stop() the port can be listened on again (as a restarted forward would).
+    async def relisten() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", port)
+        server.close()
+        await server.wait_closed()
+    asyncio.run(relisten())

@@ -30,53 +30,74 @@ node_modules/lib/z.js sub/node_modules/y.js weird[1].txt weird1.txt docs/a/b/c.m
 docs/a/notes.txt build/out.o sub/build/out.o src/main.go src/gen/z.go src/gen/keep.go
 src/general.go .git/HEAD README.md sub/README.txt a.dockerfile a1.txt ab.txt b.cfg d.cfg
 cache/x.bin #comment #notcomment keep.js foobar fooxbar foox/bar sub/keep/a.txt sub/other.txt
-dup/f dup/g file1.txt filed.txt !x.txt ax.txt bx.txt ünï.txt *.txt A.TXT""".split()
+dup/f dup/g file1.txt filed.txt !x.txt ax.txt bx.txt ünï.txt *.txt A.TXT
+x/y/n deep/n/inside bxy* bx1* bxyz 7.cls q.cls""".split() + ["a b.sp"]
 LINKS = {"link.txt": "README.md", "srclink": "src", "node_modules/.bin/tool": "../y.js"}
 DOCKERFILE = "FROM busybox\nCOPY . /ctx\n"
 ALL_PATHS = sorted({*FILES, *LINKS, "Dockerfile", ".dockerignore"})
 
-# name -> (.dockerignore bytes as written, sorted paths Docker kept in /ctx)
+# name -> (.dockerignore text as written, sorted paths Docker kept in /ctx). Behaviour worth
+# knowing, all confirmed by Docker: only a '#' in column 0 starts a comment (' #notcomment' is
+# a pattern); a leading "**" is a plain suffix test ('**.tmp' hits 'sub/x.tmp'); 'foo**bar'
+# is foo(.*/)?bar, so 'fooxbar' survives; '[!a]' is "'!' or 'a'" and '\d' a digit, because
+# patterns become Go regexps; '/!ax.txt' turns into the exception '!ax.txt'.
 SCENARIOS: dict[str, tuple[str, list[str]]] = {
     "classic": (
-        "# a comment line\n#comment\n #notcomment\n\n**.tmp\n*.log\nnode_modules\n"
-        "!node_modules/keep.js\nweird\\[1\\].txt\n/build\ndocs/**/*.md\n./src/gen\n"
-        "!src/gen/keep.go\n**/README*\na?.txt\n[a-c].cfg\ncache/\n   .git   \n",
-        ["!x.txt", "#comment", "*.txt", ".dockerignore", "A.TXT", "Dockerfile", "a.dockerfile",
-         "bx.txt", "d.cfg", "docs/a/notes.txt", "dup/f", "dup/g", "file1.txt", "filed.txt",
-         "foobar", "foox/bar", "fooxbar", "keep.js", "link.txt", "node_modules/keep.js",
-         "src/gen/keep.go", "src/general.go", "src/main.go", "srclink", "sub/b.log",
-         "sub/build/out.o", "sub/keep/a.txt", "sub/node_modules/y.js", "sub/other.txt",
-         "weird1.txt", "ünï.txt"],
+        '# a comment line\n#comment\n #notcomment\n\n**.tmp\n*.log\nnode_modules\n'
+        '!node_modules/keep.js\nweird\\[1\\].txt\n/build\ndocs/**/*.md\n./src/gen\n'
+        '!src/gen/keep.go\n**/README*\na?.txt\n[a-c].cfg\ncache/\n   .git   \n',
+        ["!x.txt", "#comment", "*.txt", ".dockerignore", "7.cls", "A.TXT", "Dockerfile",
+         "a b.sp", "a.dockerfile", "bx.txt", "bx1*", "bxy*", "bxyz", "d.cfg", "deep/n/inside",
+         "docs/a/notes.txt", "dup/f", "dup/g", "file1.txt", "filed.txt", "foobar", "foox/bar",
+         "fooxbar", "keep.js", "link.txt", "node_modules/keep.js", "q.cls", "src/gen/keep.go",
+         "src/general.go", "src/main.go", "srclink", "sub/b.log", "sub/build/out.o",
+         "sub/keep/a.txt", "sub/node_modules/y.js", "sub/other.txt", "weird1.txt", "x/y/n",
+         "ünï.txt"],
     ),
     "allowlist": (
-        "*\n!src\n!Dockerfile\nsrc/gen\n!src/gen/keep.go\n!**/keep.js\n!docs/a\ndocs/a/b\n",
+        '*\n!src\n!Dockerfile\nsrc/gen\n!src/gen/keep.go\n!**/keep.js\n!docs/a\ndocs/a/b\n',
         ["Dockerfile", "docs/a/notes.txt", "keep.js", "src/gen/keep.go", "src/general.go",
          "src/main.go"],
     ),
     "quirks": (
-        "**/*.md\n!docs/**\ndocs/a/b\nfoo**bar\nsub/**\n!sub/keep\ndup\n!dup/f\ndup\n*.dockerfile\n"
-        "Dockerfile\n.dockerignore\nfile\\d.txt\n[!a]x.txt\nsrclink/\nnode_modules/.bin\n",
-        ["#comment", "#notcomment", "*.txt", ".git/HEAD", "A.TXT", "a.log", "a1.txt", "ab.txt",
-         "b.cfg", "build/out.o", "bx.txt", "cache/x.bin", "d.cfg", "docs/a/notes.txt",
-         "docs/top.md", "dup/f", "filed.txt", "fooxbar", "keep.js", "link.txt",
-         "node_modules/keep.js", "node_modules/lib/z.js", "node_modules/y.js", "src/gen/keep.go",
+        '**/*.md\n!docs/**\ndocs/a/b\nfoo**bar\nsub/**\n!sub/keep\ndup\n!dup/f\ndup\n'
+        '*.dockerfile\nDockerfile\n.dockerignore\nfile\\d.txt\n[!a]x.txt\nsrclink/\n'
+        'node_modules/.bin\n',
+        ["#comment", "#notcomment", "*.txt", ".git/HEAD", "7.cls", "A.TXT", "a b.sp", "a.log",
+         "a1.txt", "ab.txt", "b.cfg", "build/out.o", "bx.txt", "bx1*", "bxy*", "bxyz",
+         "cache/x.bin", "d.cfg", "deep/n/inside", "docs/a/notes.txt", "docs/top.md", "dup/f",
+         "filed.txt", "fooxbar", "keep.js", "link.txt", "node_modules/keep.js",
+         "node_modules/lib/z.js", "node_modules/y.js", "q.cls", "src/gen/keep.go",
          "src/gen/z.go", "src/general.go", "src/main.go", "sub/keep/a.txt", "weird1.txt",
-         "weird[1].txt", "x.tmp", "ünï.txt"],
+         "weird[1].txt", "x.tmp", "x/y/n", "ünï.txt"],
     ),
     "globstar": (
-        "**\n!src/**/*.go\n!docs/*/b\n!**/keep.js\n!*.cfg\n!./link.txt\n",
+        '**\n!src/**/*.go\n!docs/*/b\n!**/keep.js\n!*.cfg\n!./link.txt\n',
         ["b.cfg", "d.cfg", "keep.js", "link.txt", "src/general.go", "src/main.go"],
     ),
     "misc_bom_crlf": (
-        "\ufeffsub/../a.log\r\nsub/*\r\n!sub/keep*\r\n[^a-c].cfg\r\n**/node_modules\r\n"
-        "!**/node_modules/keep.js\r\ndocs/*/*/c.md\r\nsrc/gen/\r\n!src/gen\r\nün?.txt\r\n"
-        "\\*.txt\r\n*.TXT\r\n  ! ./src/gen/z.go  \r\n*x.txt\r\n/!ax.txt\r\n",
-        ["#comment", "#notcomment", ".dockerignore", ".git/HEAD", "Dockerfile",
-         "README.md", "a.dockerfile", "a1.txt", "ab.txt", "ax.txt", "b.cfg", "build/out.o",
-         "cache/x.bin", "docs/a/notes.txt", "docs/top.md", "dup/f", "dup/g",
-         "file1.txt", "filed.txt", "foobar", "foox/bar", "fooxbar", "keep.js", "link.txt",
-         "src/gen/keep.go", "src/gen/z.go", "src/general.go", "src/main.go", "srclink",
-         "sub/keep/a.txt", "weird1.txt", "weird[1].txt", "x.tmp"],
+        '\ufeffsub/../a.log\r\nsub/*\r\n!sub/keep*\r\n[^a-c].cfg\r\n**/node_modules\r\n'
+        '!**/node_modules/keep.js\r\ndocs/*/*/c.md\r\nsrc/gen/\r\n!src/gen\r\nün?.txt\r\n'
+        '\\*.txt\r\n*.TXT\r\n  ! ./src/gen/z.go  \r\n*x.txt\r\n/!ax.txt\r\n',
+        ["#comment", "#notcomment", ".dockerignore", ".git/HEAD", "7.cls", "Dockerfile",
+         "README.md", "a b.sp", "a.dockerfile", "a1.txt", "ab.txt", "ax.txt", "b.cfg",
+         "build/out.o", "bx1*", "bxy*", "bxyz", "cache/x.bin", "deep/n/inside",
+         "docs/a/notes.txt", "docs/top.md", "dup/f", "dup/g", "file1.txt", "filed.txt",
+         "foobar", "foox/bar", "fooxbar", "keep.js", "link.txt", "q.cls", "src/gen/keep.go",
+         "src/gen/z.go", "src/general.go", "src/main.go", "srclink", "sub/keep/a.txt",
+         "weird1.txt", "weird[1].txt", "x.tmp", "x/y/n"],
+    ),
+    "details": (
+        '/sub/**\n**/n\nb?[^0-9]\\*\n[[:digit:]].cls\na\\ b.sp\n/\n!sub/keep\n',
+        ["!x.txt", "#comment", "#notcomment", "*.txt", ".dockerignore", ".git/HEAD", "A.TXT",
+         "Dockerfile", "README.md", "a.dockerfile", "a.log", "a1.txt", "ab.txt", "ax.txt",
+         "b.cfg", "build/out.o", "bx.txt", "bx1*", "bxyz", "cache/x.bin", "d.cfg",
+         "docs/a/b/c.md", "docs/a/notes.txt", "docs/top.md", "dup/f", "dup/g", "file1.txt",
+         "filed.txt", "foobar", "foox/bar", "fooxbar", "keep.js", "link.txt",
+         "node_modules/.bin/tool", "node_modules/keep.js", "node_modules/lib/z.js",
+         "node_modules/y.js", "q.cls", "src/gen/keep.go", "src/gen/z.go", "src/general.go",
+         "src/main.go", "srclink", "sub/keep/a.txt", "weird1.txt", "weird[1].txt", "x.tmp",
+         "ünï.txt"],
     ),
 }
 
@@ -122,10 +143,6 @@ def test_matches_agrees_with_docker(tmp_path: Path, name: str, path: str) -> Non
     assert scenario_matcher(tmp_path, name).matches(path) is expected
 
 
-def test_recorded_scenarios_cover_the_brief() -> None:
-    assert len(ALL_PATHS) >= 30 and sum(len(ALL_PATHS) for _ in SCENARIOS) >= 60
-
-
 def test_read_dockerignore_normalizes_like_moby(tmp_path: Path) -> None:
     f = tmp_path / ".dockerignore"
     f.write_bytes("\ufeff#c\n  # not a comment  \r\n\n/abs/./x/\n! ./y/../z\n!/w\n//v\n/\n".encode())
@@ -133,14 +150,12 @@ def test_read_dockerignore_normalizes_like_moby(tmp_path: Path) -> None:
     assert read_dockerignore(str(tmp_path / "missing")) == []
 
 
-def test_pattern_details() -> None:
-    pm = PatternMatcher(["/a/**", "**/n", "b?[^0-9]\\*", "!a/keep"])
-    assert pm.patterns == ["a/**", "**/n", "b?[^0-9]\\*", "!a/keep"] and pm.exclusions()
-    assert pm.matches("a/x/y") and not pm.matches("a/keep") and not pm.matches("a")
-    assert pm.matches("n") and pm.matches("x/y/n") and pm.matches("n/inside")
-    assert pm.matches("bxy*") and not pm.matches("bx1*") and not pm.matches("bxyz")
-    assert not PatternMatcher(["/"]).matches("a")  # "/" stays "/" and matches nothing (as in Docker)
-    assert not PatternMatcher(["**"]).matches(".") and not PatternMatcher([]).exclusions()
+def test_matcher_api() -> None:
+    pm = PatternMatcher(["/a/**", "  ", "**/n/", "!./a/keep"])
+    assert pm.patterns == ["a/**", "**/n", "!a/keep"] and pm.exclusions()
+    assert not PatternMatcher(["a"]).exclusions() and PatternMatcher([]).patterns == []
+    assert pm.matches("a/x/y") and pm.matches("./a/x/") and not pm.matches("a/keep")
+    assert not PatternMatcher(["**"]).matches(".")  # the context root itself is never excluded
 
 
 # Docker refuses all of these: "error checking context: syntax error in pattern" (and
@@ -161,9 +176,11 @@ def test_context_matcher_only_and_ignore(tmp_path: Path) -> None:
     _tree(tmp_path, "src/a.go", "src/a_test.go", "src/gen/g.go", "src/keep.txt", "docs/d.md",
           "Dockerfile", "top.go", ".git/HEAD", "src/.git/x", ".dockerignore")
     (tmp_path / ".dockerignore").write_text("src/gen\n!docs\n!src/keep.txt\n**/*.txt\n")
-    m = context_matcher(str(tmp_path), "Dockerfile", ignore=["**/*_test.go"], only=["./src", "Dockerfile"])
+    only = [str(tmp_path / "src"), "./Dockerfile"]  # absolute, as Tilt resolves them, or relative
+    m = context_matcher(str(tmp_path), "Dockerfile", ignore=["**/*_test.go"], only=only)
     # only= keeps src and Dockerfile; ignore= and .dockerignore still cut inside them, and an
     # exception in .dockerignore ('!docs') cannot re-include what only= left out: Tilt ORs them.
+    # '.git' is the context's own: a nested src/.git is not special.
     assert walk_context(str(tmp_path), m) == ["Dockerfile", "src/.git/x", "src/a.go"]
     assert m.matches("docs/d.md") and m.matches(".git/HEAD") and m.matches("src/gen/g.go")
     assert m.patterns[:2] == ["**/*_test.go", "**"] and m.patterns[-1] == ".git"
@@ -185,11 +202,12 @@ def test_context_matcher_dockerfile_dockerignore_wins(tmp_path: Path) -> None:
 
 def test_walk_context_prunes_big_ignored_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nm = tmp_path / "node_modules"
-    for d in range(20):
-        (nm / f"pkg{d}").mkdir(parents=True)
-        for i in range(1000):
-            (nm / f"pkg{d}" / f"f{i}.js").touch()
+    nm.mkdir()
     (nm / "keep.js").touch()
+    for d in range(20):
+        (nm / f"pkg{d}").mkdir()
+        for i in range(1000):  # hard links: regular files, but far cheaper to make than 20k inodes
+            os.link(nm / "keep.js", nm / f"pkg{d}" / f"f{i}.js")
     _tree(tmp_path, "app.js", "Dockerfile")
     scanned: list[str] = []
     real_scandir = os.scandir
@@ -212,7 +230,7 @@ def test_walk_context_prunes_big_ignored_dir(tmp_path: Path, monkeypatch: pytest
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_recorded_data_still_matches_docker(tmp_path: Path, name: str) -> None:
     """Re-records one scenario with the real legacy builder (skipped without a daemon)."""
-    if not shutil.which("docker") or subprocess.run(["docker", "info"], capture_output=True).returncode:
+    if not shutil.which("docker") or subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode:
         pytest.skip("no Docker daemon")
     if subprocess.run(["docker", "image", "inspect", "busybox"], capture_output=True).returncode:
         pytest.skip("no busybox image")

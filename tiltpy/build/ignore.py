@@ -12,8 +12,11 @@ _EXACT, _PREFIX, _SUFFIX, _REGEX = range(4)
 _REGEX_META = frozenset(".+()|{}$")  # regex specials with no glob meaning: patternmatcher escapes them
 # Letter escapes pass through patternmatcher into Go's RE2; these mean the same in Python (re.ASCII).
 _LETTER_ESCAPES = {c: "\\" + c for c in "dDsSwWbBAafnrtvx"} | {"z": r"\Z"}
-_POSIX_CLASSES = {"alpha": "A-Za-z", "digit": "0-9", "alnum": "0-9A-Za-z", "upper": "A-Z",
-                  "lower": "a-z", "space": r"\t\n\v\f\r ", "xdigit": "0-9A-Fa-f", "word": "0-9A-Za-z_"}
+_POSIX_CLASSES = {  # RE2 understands [[:name:]] inside a class; Python's re does not
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": r"\x00-\x7f", "blank": r"\t ",
+    "cntrl": r"\x00-\x1f\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~",
+    "punct": r"!-/:-@\[-`{-~", "space": r"\t\n\v\f\r ", "upper": "A-Z", "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f"}
 
 
 def _clean(p: str) -> str:
@@ -80,17 +83,16 @@ def _to_python_regex(rx: str) -> str:
             continue
         i += 1
         if not in_class:
-            if c == "[":
+            if c == "[":  # RE2, like Python, takes a ']' right after '[' or '[^' literally
                 in_class, class_first = True, True
-                if rx.startswith("^", i):
-                    out.append("[^")
-                    i += 1
-                    continue
+                c, i = ("[^", i + 1) if rx.startswith("^", i) else (c, i)
             out.append(c)
             continue
-        m = re.match(r"\[:(\w+):\]", rx[i - 1:])
-        if m and m.group(1) in _POSIX_CLASSES:
-            out.append(_POSIX_CLASSES[m.group(1)])
+        m = re.match(r"\[:(\^?)(\w+):\]", rx[i - 1:])
+        if m:
+            if m.group(1) or m.group(2) not in _POSIX_CLASSES:  # RE2 rejects unknown names
+                raise ValueError(f"unsupported character class {m.group(0)}")
+            out.append(_POSIX_CLASSES[m.group(2)])
             i += len(m.group(0)) - 1
         elif c == "]" and not class_first:
             in_class = False
@@ -216,6 +218,14 @@ class PatternMatcher:
             return False  # "don't let them exclude everything"
         return any(_match_group(g, path, None)[0] for g in self._groups)
 
+    def can_skip_dir(self, rel_dir: str) -> bool:
+        """True when nothing below this directory can be in the context, so a
+        walker or a file watcher need not descend into it."""
+        path = _clean(rel_dir)
+        if path == ".":
+            return False
+        return any(_match_group(g, path, None)[0] and _prunable(g, path) for g in self._groups)
+
 
 def _prunable(group: list[_Pattern], rel_dir: str) -> bool:
     """TarWithOptions' test for skipping an excluded dir: only an exception whose text starts
@@ -246,15 +256,17 @@ def context_matcher(context_dir: str, dockerfile_path: str | None = None,
     if dockerfile_path:
         custom = os.path.join(context_dir, dockerfile_path) + ".dockerignore"
         di_file = custom if os.path.exists(custom) else di_file
-    groups = [PatternMatcher(ignore), PatternMatcher(["**", *(f"!{p}" for p in only)] if only else ()),
+    # only= paths may also come absolute (Tilt resolves them against the Tiltfile's dir).
+    only_rel = [os.path.relpath(p, context_dir) if os.path.isabs(p) else p for p in only]
+    groups = [PatternMatcher(ignore), PatternMatcher(["**", *(f"!{p}" for p in only_rel)] if only else ()),
               PatternMatcher(read_dockerignore(di_file)), PatternMatcher([".git"])]
     return PatternMatcher.union(groups)
 
 
 def walk_context(context_dir: str, matcher: PatternMatcher) -> list[str]:
-    """Files and symlinks Docker would send, walking like the CLI's TarWithOptions: each
-    entry is matched using its parent dir's results, and an excluded dir is skipped unless
-    an exception pattern names something below it."""
+    """Sorted '/'-separated paths of the files and symlinks (never followed) Docker would send,
+    walking like the CLI's TarWithOptions: each entry is matched using its parent dir's
+    results, and an excluded dir is skipped unless an exception's text starts with '<dir>/'."""
     groups = matcher._groups
     result: list[str] = []
     stack: list[tuple[str, str, list[_Info] | None]] = [(context_dir, "", None)]
