@@ -16,6 +16,7 @@ def load_options(subcommand: str, context: str, args: list[str]) -> LoadOptions:
 
 
 async def load_and_report(path: str, options: LoadOptions, sink: LogSink) -> TiltfileResult:
+    """Load in a worker thread (local() may run for a while) and log the outcome."""
     sink.log(TILTFILE, f"Loading Tiltfile at: {path}")
     result = await asyncio.to_thread(load_tiltfile, path, options)
     for line in result.logs:
@@ -23,7 +24,8 @@ async def load_and_report(path: str, options: LoadOptions, sink: LogSink) -> Til
     if result.error:
         for line in result.error.splitlines():
             sink.log(TILTFILE, line)
-        sink.log(TILTFILE, "ERROR: the Tiltfile failed to load; fix it and save to retry")
+        hint = "; fix it and save to retry" if options.subcommand == "up" else ""
+        sink.log(TILTFILE, f"ERROR: the Tiltfile failed to load{hint}")
     else:
         names = ", ".join(m.name for m in result.manifests) or "none"
         sink.log(TILTFILE, f"Successfully loaded Tiltfile: resources {names}")

@@ -179,7 +179,7 @@ class Engine:
                 log(f"STEP {steps}/{steps} — Deploying")
                 await self._deploy(res, log)
             res.update_status = "ok"
-            log(f"Update done in {time.time() - record.started:.1f}s")
+            log(f"Update done in {time.time() - record.started:.2f}s")
         except (BuildFailure, ClusterError, EngineFailure) as err:
             res.update_status, res.update_error = "error", str(err)
             record.error = str(err)
@@ -244,6 +244,8 @@ class Engine:
                 if res.update_status == "error":
                     raise EngineFailure(f'resource "{res.manifest.name}": {res.update_error}')
                 if res.update_status == "ok" and res.runtime_status == "error":
+                    # Let the crashed container's log stream deliver its last words first.
+                    await asyncio.sleep(1.5)
                     raise EngineFailure(f'resource "{res.manifest.name}": {res.monitor.state.error if res.monitor else ""}')
             if all(r.is_ready() for r in active):
                 return

@@ -13,7 +13,7 @@ from tiltpy.build.docker_builder import BuiltImage
 from tiltpy.build.dockerfile import ref_matches
 from tiltpy.k8s.client import ClusterError, K8sClient, NotFound
 from tiltpy.k8s.cluster import product_of, shares_local_docker
-from tiltpy.k8s.objects import ImageInjection, inject, object_id
+from tiltpy.k8s.objects import ImageInjection, inject, object_id, with_default_protocols
 from tiltpy.model.manifest import Manifest, TiltfileResult
 
 # Objects others depend on go first; the rest keep the YAML's order.
@@ -86,7 +86,7 @@ async def apply_objects(client: K8sClient, objects: list[dict[str, Any]], log: C
     for obj in apply_order(objects):
         oid = object_id(obj)
         try:
-            await client.apply(obj)
+            await client.apply(with_default_protocols(obj))
         except ClusterError as err:
             raise ClusterError(f"applying {oid.kind} {oid.name}: {err}") from None
         log(f"  applied {oid.kind.lower()}/{oid.name}")

@@ -189,3 +189,21 @@ def inject(objects: list[dict[str, Any]], injections: list[ImageInjection], reso
 
 def _label(meta: dict[str, Any], labels: dict[str, str]) -> None:
     meta["labels"] = {**(meta.get("labels") or {}), **labels}
+
+
+def with_default_protocols(obj: dict[str, Any]) -> dict[str, Any]:
+    """Spell out `protocol: TCP` where the API would default it.
+
+    Server-side apply on Kubernetes before 1.21 rejects a port list entry
+    that omits a key field of the list ("element 0 ... omits key field
+    protocol"), which most hand-written YAML does. The value we fill in is
+    the API's own default, so the applied object is unchanged."""
+    out = copy.deepcopy(obj)
+    port_lists = [c.get("ports") for c in iter_containers(out)]
+    if out.get("kind") == "Service":
+        port_lists.append((out.get("spec") or {}).get("ports"))
+    for ports in port_lists:
+        for port in ports or []:
+            if isinstance(port, dict) and "protocol" not in port:
+                port["protocol"] = "TCP"
+    return out

@@ -13,6 +13,7 @@ import asyncio
 import json
 import urllib.parse
 from collections.abc import Callable
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -43,7 +44,7 @@ class PortForward:
         self._log = log
         self._pod: str | None = None
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def pod(self) -> str | None:
@@ -86,7 +87,7 @@ class PortForward:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         pod = self._pod
         try:
             if pod is not None:
@@ -103,16 +104,16 @@ class PortForward:
         except Exception as e:  # never let one connection take the listener down
             self._say(pod or "", f"unexpected {type(e).__name__}: {e}")
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             writer.close()
 
     async def _forward(self, pod: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async with connect(self._url(pod), ssl=self._conn.ssl_context, additional_headers=self._conn.headers,
                            subprotocols=["v4.channel.k8s.io"],  # type: ignore[list-item]
                            max_size=None, compression=None, open_timeout=_OPEN_TIMEOUT, close_timeout=2,
-                           # Idle forwards (a debugger attached, a DB pool) must not be
-                           # dropped by our keepalive; the server ends dead streams.
-                           ping_interval=None) as ws:
+                           # The API server answers pings, so keepalive never drops an idle
+                           # forward (a debugger, a DB pool) but does notice a vanished server.
+                           ping_interval=30, ping_timeout=30) as ws:
             upstream = asyncio.create_task(self._to_pod(reader, ws))
             try:
                 async with asyncio.timeout(None) as deadline:

@@ -1,0 +1,108 @@
+"""`tiltpy ci` outcomes on small busybox projects: crashes, apply errors,
+the registry push path, and `down` deleting exactly what was declared."""
+from __future__ import annotations
+
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import kubectl_json, tiltpy
+
+pytestmark = pytest.mark.e2e
+
+
+def make_project(root: Path, name: str, command: str, *, extra_tiltfile: str = "", extra_yaml: str = "",
+                 readiness: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Dockerfile").write_text("FROM busybox\nCOPY marker.txt /marker.txt\n")
+    (root / "marker.txt").write_text(f"{name} {time.time_ns()}\n")
+    probe = textwrap.indent(readiness, " " * 8) if readiness else ""
+    (root / "k8s.yaml").write_text(textwrap.dedent(f"""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {name}
+        spec:
+          selector:
+            matchLabels: {{app: {name}}}
+          template:
+            metadata:
+              labels: {{app: {name}}}
+            spec:
+              terminationGracePeriodSeconds: 1
+              containers:
+              - name: main
+                image: {name}-image
+                command: ["sh", "-c", "{command}"]
+        """) + probe + extra_yaml)
+    (root / "Tiltfile").write_text(textwrap.dedent(f"""\
+        k8s_yaml('k8s.yaml')
+        docker_build('{name}-image', '.')
+        """) + extra_tiltfile)
+    return root
+
+
+def test_crashing_pod_fails_ci_with_reason(testbed: dict, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "crash", "tiltpy-e2e-crash", "echo about to crash; exit 7")
+    try:
+        result = tiltpy("ci", "--timeout", "4m", cwd=project)
+        assert result.returncode != 0
+        assert 'resource "tiltpy-e2e-crash"' in result.stdout
+        assert "exit" in result.stdout.lower() and ("7" in result.stdout)
+        assert "about to crash" in result.stdout  # the pod's logs were streamed
+    finally:
+        tiltpy("down", cwd=project)
+
+
+def test_apply_error_fails_ci(testbed: dict, tmp_path: Path) -> None:
+    bad_service = textwrap.dedent("""\
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: tiltpy-e2e-badsvc
+        spec:
+          type: NotAType
+          ports: [{port: 80}]
+        """)
+    project = make_project(tmp_path / "apply", "tiltpy-e2e-apply", "sleep 3600", extra_yaml=bad_service)
+    try:
+        result = tiltpy("ci", "--timeout", "3m", cwd=project)
+        assert result.returncode != 0
+        assert "NotAType" in result.stdout
+        assert "uncategorized" in result.stdout
+    finally:
+        tiltpy("down", cwd=project)
+
+
+def test_never_ready_pod_fails_ci_on_timeout(testbed: dict, tmp_path: Path) -> None:
+    probe = "readinessProbe:\n  exec: {command: ['false']}\n  periodSeconds: 1\n"
+    project = make_project(tmp_path / "unready", "tiltpy-e2e-unready", "sleep 3600", readiness=probe)
+    try:
+        result = tiltpy("ci", "--timeout", "20s", cwd=project)
+        assert result.returncode != 0
+        assert "timeout" in result.stdout and "tiltpy-e2e-unready" in result.stdout
+    finally:
+        tiltpy("down", cwd=project)
+
+
+def test_default_registry_pushes_and_deploys_registry_ref(testbed: dict, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "push", "tiltpy-e2e-push", "sleep 3600",
+                           extra_tiltfile="default_registry('localhost:5005')\n")
+    try:
+        result = tiltpy("ci", "--timeout", "4m", cwd=project)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert "Pushing localhost:5005/tiltpy-e2e-push-image:tilt-" in result.stdout
+        pods = kubectl_json("get", "pods", "-l", "app=tiltpy-e2e-push")["items"]
+        images = {c["image"] for p in pods for c in p["spec"]["containers"]}
+        assert any(i.startswith("localhost:5005/tiltpy-e2e-push-image:tilt-") for i in images), images
+        tags = subprocess.run(["curl", "-s", "http://localhost:5005/v2/tiltpy-e2e-push-image/tags/list"],
+                              capture_output=True, text=True).stdout
+        assert "tilt-" in tags
+    finally:
+        down = tiltpy("down", cwd=project)
+    assert down.returncode == 0
+    assert subprocess.run(["kubectl", "get", "deployment", "tiltpy-e2e-push"], capture_output=True).returncode != 0
