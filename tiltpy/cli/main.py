@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="host for the web server and port-forwards (default: localhost)")
         p.add_argument("--port", type=int, default=int(os.environ.get("TILTPY_PORT", "10350")),
                        help="port for the web server (default: 10350; 0 disables it)")
+        p.add_argument("--update-mode", choices=["auto", "docker", "exec"], default="auto",
+                       help="how live updates reach containers (default: auto)")
         p.add_argument("resources", nargs="*", help="resources to run (default: all)")
 
     up = sub.add_parser("up", help="build, deploy and follow every resource")
@@ -73,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_up(tiltfile=args.file, mode=args.command, host=args.host, port=args.port,
                           resources=args.resources, tiltfile_args=tiltfile_args, context=args.context,
-                          stream=getattr(args, "stream", True), timeout=getattr(args, "timeout", None))
+                          stream=getattr(args, "stream", True), timeout=getattr(args, "timeout", None),
+                          update_mode=args.update_mode)
         if args.command == "down":
             from tiltpy.cli.down import run_down
 

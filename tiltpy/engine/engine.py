@@ -1,54 +1,45 @@
 """The engine: one asyncio loop owns the state of every resource and decides
 what runs next. Builds run in worker threads (docker-py blocks); cluster I/O
-is async. Builders and deployers do the work; the engine only sequences it.
+is async. Builders, deployers and updaters do the work; the engine only
+sequences it.
 
-First builds follow Tilt's rules: `uncategorized` first, then resources in
-Tiltfile order, each held until its resource_deps are ready, at most
-`max_parallel_updates` at a time."""
+Each resource has a loop task that sleeps until there is work: its first
+build (held until its resource_deps are ready, Tilt's rule), changed files,
+a trigger, a changed definition after a Tiltfile reload, or a new container
+that must catch up with live-updated files. At most `max_parallel_updates`
+updates run at once."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from tiltpy.build.docker_builder import BuildFailure, BuiltImage, DockerBuilder, DockerUnavailable, connect
-from tiltpy.engine.k8s_deploy import DeployTarget, apply_objects, objects_to_apply, resolve_deploy_target
+from tiltpy.engine import live_update
+from tiltpy.engine.k8s_deploy import DeployTarget, apply_objects, delete_objects, objects_to_apply, \
+    resolve_deploy_target
 from tiltpy.engine.logs import TILTFILE, LogSink
 from tiltpy.engine.pod_monitor import PodMonitor
+from tiltpy.engine.resource import BuildRecord, ResourceState
+from tiltpy.engine.update_plan import UpdatePlan, plan_update
 from tiltpy.k8s.client import ClusterError, K8sClient
+from tiltpy.k8s.cluster import shares_local_docker
 from tiltpy.k8s.connection import ClusterConnectionError, load_connection
 from tiltpy.k8s.objects import TEMPLATE_HASH_LABEL, object_id, pod_template
-from tiltpy.model.manifest import Manifest, TiltfileResult
+from tiltpy.liveupdate.updaters import ContainerUpdater, DockerUpdater, ExecUpdater, RunFailure, UpdateFailure, \
+    updater_kind
+from tiltpy.model.manifest import TRIGGER_MODE_MANUAL, Manifest, TiltfileResult
+from tiltpy.watch.inotify import InotifyWatcher, WatchError
+from tiltpy.watch.project_watch import ProjectWatch
 
-
-@dataclass
-class BuildRecord:
-    started: float
-    finished: float = 0.0
-    error: str = ""
-
-
-@dataclass
-class ResourceState:
-    manifest: Manifest
-    update_status: str = "pending"  # pending | in_progress | ok | error | none
-    update_error: str = ""
-    waiting_reason: str = ""
-    builds: list[BuildRecord] = field(default_factory=list)
-    images: dict[str, BuiltImage] = field(default_factory=dict)
-    monitor: PodMonitor | None = None
-    ready_once: bool = False
-
-    @property
-    def runtime_status(self) -> str:
-        if self.monitor is None:
-            return "not_applicable" if not (self.manifest.k8s and self.manifest.k8s.has_pods()) else "pending"
-        return self.monitor.state.status
-
-    def is_ready(self) -> bool:
-        return self.update_status == "ok" and self.runtime_status in ("ok", "not_applicable")
+# Quiet window before a batch of file changes is acted on. Tilt waits for
+# 200 ms; editors finish a save (write, rename, chmod) within a few ms, and
+# bench/liveupdate_latency.py shows 20 ms catches whole saves, so the rest of
+# Tilt's window is latency for nothing.
+WATCH_QUIET_MS = 20
 
 
 @dataclass
@@ -57,30 +48,39 @@ class EngineOptions:
     host: str = "localhost"
     only: list[str] = field(default_factory=list)  # resources named on the command line
     context_override: str = ""
+    update_mode: str = "auto"  # auto | docker | exec
+    watch: bool = True
 
 
 class EngineFailure(Exception):
-    """Ends `tiltpy ci` with a non-zero exit: the message says which resource and why."""
+    """Ends `tiltpy ci` (or startup) with a non-zero exit: the message says which resource and why."""
+
+
+Reloader = Callable[[], Awaitable[TiltfileResult]]
 
 
 class Engine:
-    def __init__(self, result: TiltfileResult, options: EngineOptions, sink: LogSink) -> None:
+    def __init__(self, result: TiltfileResult, options: EngineOptions, sink: LogSink,
+                 reload: Reloader | None = None) -> None:
         self.result = result
         self.options = options
         self.sink = sink
-        self.resources: dict[str, ResourceState] = {
-            m.name: ResourceState(m) for m in _enabled(result.manifests, options.only)
-        }
+        self._reload = reload
+        self.resources: dict[str, ResourceState] = {}
         self.images: dict[str, BuiltImage] = {}
         self._image_locks: dict[str, asyncio.Lock] = {}
         self._changed = asyncio.Event()
         self._semaphore = asyncio.Semaphore(result.max_parallel_updates)
-        self._tasks: list[asyncio.Task[None]] = []
         self.k8s: K8sClient | None = None
         self.builder: DockerBuilder | None = None
+        self.updater: ContainerUpdater | None = None
         self.deploy_target: DeployTarget | None = None
-        self.failure: str = ""
         self.listeners: list[Callable[[], None]] = []
+        self._watch: ProjectWatch | None = None
+        self._watcher: InotifyWatcher | None = None
+        self._reload_task: asyncio.Task[None] | None = None
+        self._reload_again = False
+        self._connected = False
 
     # -- state ------------------------------------------------------------
     def changed(self) -> None:
@@ -93,43 +93,51 @@ class Engine:
 
     # -- setup ------------------------------------------------------------
     async def _connect(self) -> None:
-        needs_k8s = any(r.manifest.k8s for r in self.resources.values())
-        needs_docker = any(r.manifest.image_targets for r in self.resources.values())
+        manifests = [r.manifest for r in self.resources.values()]
+        needs_k8s = any(m.k8s for m in manifests)
+        needs_docker = any(m.image_targets for m in manifests)
         log = self._log(TILTFILE)
-        if needs_docker:
+        if needs_docker and self.builder is None:
             try:
                 client = await asyncio.to_thread(connect)
             except DockerUnavailable as err:
                 raise EngineFailure(str(err)) from None
             self.builder = DockerBuilder(client)
-        if needs_k8s:
+        if needs_k8s and self.k8s is None:
             try:
                 conn = await asyncio.to_thread(load_connection, self.options.context_override)
             except ClusterConnectionError as err:
                 raise EngineFailure(f"Kubernetes: {err}") from None
-            self.k8s = K8sClient(conn)
+            k8s = K8sClient(conn)
             try:
-                version = await self.k8s.check()
+                version = await k8s.check()
             except ClusterError as err:
+                await k8s.close()
                 raise EngineFailure(f"Kubernetes cluster unreachable: {err}") from None
-            self.deploy_target = await resolve_deploy_target(self.k8s, self.result)
-            log(f"Kubernetes context {conn.context} (server {version}); {self.deploy_target.describe()}")
+            self.k8s = k8s
+            self.deploy_target = await resolve_deploy_target(k8s, self.result)
+            kind = updater_kind(shares_local_docker(self.deploy_target.product), self.options.update_mode)
+            if kind == "docker" and self.builder is not None:
+                self.updater = DockerUpdater(self.builder.client)
+            else:
+                self.updater = ExecUpdater(conn)
+            log(f"Kubernetes context {conn.context} (server {version}); {self.deploy_target.describe()}; "
+                f"live updates via {'the Docker Engine' if kind == 'docker' else 'exec'}")
 
     # -- running ----------------------------------------------------------
     async def run(self) -> None:
-        """Connect, then run every resource's first build and keep monitoring.
-        Returns only in ci mode (success) or raises EngineFailure."""
-        self.sink.set_resources(list(self.resources))
-        for warning in self.result.warnings:
-            self.sink.log(TILTFILE, f"WARNING: {warning}")
+        """ci: returns once every resource is ready, raises EngineFailure on
+        failure. up: runs until cancelled."""
         try:
+            for warning in self.result.warnings:
+                self.sink.log(TILTFILE, f"WARNING: {warning}")
+            self._install(self.result.manifests)
             await self._connect()
-            order = sorted(self.resources.values(), key=lambda r: r.manifest.source_order)
-            for res in order:
-                if res.manifest.auto_init:
-                    self._tasks.append(asyncio.create_task(self._first_build(res)))
-                else:
-                    res.update_status = "none"
+            self._connected = True
+            for res in self.resources.values():
+                self._start_loop(res)
+            if self.options.watch:
+                self._restart_watcher()
             if self.options.mode == "ci":
                 await self._wait_ci()
             else:
@@ -137,44 +145,119 @@ class Engine:
         finally:
             await self.shutdown()
 
+    def _install(self, manifests: list[Manifest]) -> None:
+        for manifest in _enabled(manifests, self.options.only):
+            self.resources[manifest.name] = ResourceState(manifest)
+        self.sink.set_resources(list(self.resources))
+
+    def _start_loop(self, res: ResourceState) -> None:
+        res.task = asyncio.create_task(self._resource_loop(res), name=f"resource {res.name}")
+
     async def shutdown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
-        for res in self.resources.values():
-            if res.monitor:
-                await res.monitor.stop()
+        if self._watcher:
+            self._watcher.close()
+        if self._reload_task:
+            self._reload_task.cancel()
+        for res in list(self.resources.values()):
+            await self._stop_resource(res)
         if self.k8s:
             await self.k8s.close()
 
-    async def _first_build(self, res: ResourceState) -> None:
-        deps = [d for d in res.manifest.resource_deps if d in self.resources]
-        while not all(self.resources[d].ready_once for d in deps):
-            waiting = [d for d in deps if not self.resources[d].ready_once]
-            reason = f"waiting on resource_deps: {', '.join(waiting)}"
+    async def _stop_resource(self, res: ResourceState) -> None:
+        if res.task:
+            res.task.cancel()
+            with contextlib.suppress(BaseException):
+                await res.task
+        if res.monitor:
+            await res.monitor.stop()
+
+    # -- the per-resource loop ----------------------------------------------
+    async def _resource_loop(self, res: ResourceState) -> None:
+        if res.manifest.auto_init:
+            await self._wait_for_deps(res)
+            async with self._semaphore:
+                await self._full_update(res, reason="initial build")
+        else:
+            res.update_status = "none"
+            self.changed()
+        while True:
+            await res.wake.wait()
+            res.wake.clear()
+            manual = res.manifest.trigger_mode == TRIGGER_MODE_MANUAL
+            if res.containers_changed:
+                res.containers_changed = False
+                await self._catch_up(res)
+            if not res.first_update_done:
+                if not res.trigger_requested:
+                    continue
+                res.trigger_requested = False
+                res.pending_files.clear()
+                await self._wait_for_deps(res)
+                async with self._semaphore:
+                    await self._full_update(res, reason="triggered")
+                continue
+            if res.definition_changed:
+                res.definition_changed = False
+                res.pending_files.clear()
+                async with self._semaphore:
+                    await self._full_update(res, reason="its Tiltfile definition changed")
+                continue
+            if res.pending_files and manual and not res.trigger_requested:
+                reason = f"{len(res.pending_files)} changed file(s); waiting for a manual trigger"
+                if res.waiting_reason != reason:
+                    res.waiting_reason = reason
+                    self.changed()
+                continue
+            if res.trigger_requested and not res.pending_files:
+                res.trigger_requested = False
+                async with self._semaphore:
+                    await self._full_update(res, reason="triggered", force=not manual)
+                continue
+            res.trigger_requested = False
+            if not res.pending_files:
+                continue
+            files, res.pending_files = res.pending_files, set()
+            res.waiting_reason = ""
+            plan = plan_update(res.manifest, files, self._target_files(), {p for p in files if not os.path.lexists(p)})
+            if plan.is_rebuild:
+                async with self._semaphore:
+                    await self._full_update(res, reason=plan.rebuild_reason)
+            elif plan.live_updates:
+                async with self._semaphore:
+                    await self._live_update(res, plan)
+
+    def _target_files(self) -> dict:
+        assert self._watch is not None
+        return self._watch.target_files
+
+    async def _wait_for_deps(self, res: ResourceState) -> None:
+        while True:
+            waiting = [d for d in res.manifest.resource_deps
+                       if d in self.resources and not self.resources[d].ready_once]
+            reason = f"waiting on resource_deps: {', '.join(waiting)}" if waiting else ""
             if res.waiting_reason != reason:
                 res.waiting_reason = reason
                 self.changed()
+            if not waiting:
+                return
             self._changed.clear()
             await self._changed.wait()
-        res.waiting_reason = ""
-        async with self._semaphore:
-            await self.update(res)
 
-    async def update(self, res: ResourceState) -> None:
+    # -- full update: build what changed, deploy --------------------------
+    async def _full_update(self, res: ResourceState, *, reason: str, force: bool = False) -> None:
         manifest = res.manifest
         log = self._log(manifest.name)
-        record = BuildRecord(started=time.time())
-        res.builds = (res.builds + [record])[-10:]
-        res.update_status, res.update_error = "in_progress", ""
+        record = BuildRecord(started=time.time(), reason=reason)
+        res.record(record)
+        res.update_status, res.update_error, res.waiting_reason = "in_progress", "", ""
         self.changed()
+        if res.first_update_done:
+            log(f"Updating: {reason}")
         steps = len(manifest.image_targets) + (1 if manifest.k8s else 0)
         try:
             for i, target in enumerate(manifest.image_targets, start=1):
                 log(f"STEP {i}/{steps} — Building Dockerfile: [{target.ref}]")
-                res.images[target.ref] = await self._build_image(manifest, target.ref, log)
+                res.images[target.ref] = await self._build_image(res, target.ref, log, force)
             if manifest.k8s:
                 log(f"STEP {steps}/{steps} — Deploying")
                 await self._deploy(res, log)
@@ -186,20 +269,29 @@ class Engine:
             log(f"ERROR: {err}")
         finally:
             record.finished = time.time()
+            res.first_update_done = True
             self._check_ready(res)
             self.changed()
 
-    async def _build_image(self, manifest: Manifest, ref: str, log: Callable[[str], None]) -> BuiltImage:
-        assert self.builder is not None
+    async def _build_image(self, res: ResourceState, ref: str, log: Callable[[str], None],
+                           force: bool) -> BuiltImage:
+        if self.builder is None:
+            raise EngineFailure("no Docker Engine connection")
+        manifest = res.manifest
         target = manifest.image_target(ref)
-        lock = self._image_locks.setdefault(ref, asyncio.Lock())
-        async with lock:
+        async with self._image_locks.setdefault(ref, asyncio.Lock()):
             deps = {dep: self.images[dep] for dep in target.image_deps}
-            built = await asyncio.to_thread(self.builder.build, target, deps, log)
+            built = await asyncio.to_thread(self.builder.build, target, deps, log, force)
             deployed_directly = manifest.k8s is not None and ref in manifest.k8s.image_refs
             if self.deploy_target and self.deploy_target.registry and deployed_directly:
                 built = await asyncio.to_thread(self.builder.push, built, self.deploy_target.registry,
                                                 self.deploy_target.registry_from_cluster, log)
+            previous = res.images.get(ref)
+            if previous is None or previous.image_id != built.image_id:
+                # Containers of the new image hold every file: nothing to catch up on.
+                synced = res.synced.get(ref)
+                if synced:
+                    synced.clear()
             self.images[ref] = built
             return built
 
@@ -207,8 +299,8 @@ class Engine:
         assert self.k8s is not None and res.manifest.k8s is not None
         objects = objects_to_apply(res.manifest, res.images)
         await apply_objects(self.k8s, objects, log)
-        hashes = set()
-        namespaces = []
+        hashes: set[str] = set()
+        namespaces: list[str] = []
         for obj in objects:
             template = pod_template(obj)
             if template is not None and template is not obj:
@@ -219,48 +311,196 @@ class Engine:
                     namespaces.append(ns)
         if not res.manifest.k8s.has_pods():
             return
-        if res.monitor is None:
-            res.monitor = PodMonitor(self.k8s, res.manifest, namespaces, log=self.sink.logger(res.manifest.name, "runtime"),
+        if res.monitor is None or res.monitor.manifest != res.manifest:
+            if res.monitor is not None:
+                await res.monitor.stop()
+            res.monitor = PodMonitor(self.k8s, res.manifest, namespaces,
+                                     log=self.sink.logger(res.name, "runtime"),
                                      on_change=lambda: self._on_runtime_change(res), host=self.options.host)
             res.monitor.expect(hashes)
             await res.monitor.start()
         else:
             res.monitor.expect(hashes)
 
+    # -- live update --------------------------------------------------------
+    async def _live_update(self, res: ResourceState, plan: UpdatePlan) -> None:
+        log = self._log(res.name)
+        record = BuildRecord(started=time.time(), kind="live-update", reason="files changed")
+        res.record(record)
+        res.update_status, res.update_error = "in_progress", ""
+        self.changed()
+        fall_back = ""
+        try:
+            assert self.updater is not None
+            for lu in plan.live_updates:
+                await live_update.apply_live_update(res, lu, self.updater, log)
+            res.update_status = "ok"
+            log(f"Live update done in {(time.time() - record.started) * 1000:.0f}ms")
+        except RunFailure as err:
+            res.update_status, res.update_error = "error", str(err)
+            record.error = str(err)
+            log(f"ERROR: {err}")
+        except UpdateFailure as err:
+            fall_back = str(err)
+        finally:
+            record.finished = time.time()
+            self.changed()
+        if fall_back:
+            log(f"Live update failed ({fall_back}); falling back to a full build")
+            await self._full_update(res, reason="live update failed", force=False)
+
+    async def _catch_up(self, res: ResourceState) -> None:
+        if self.updater is None:
+            return
+        log = self._log(res.name)
+        for container, plan in live_update.catch_up_plans(res):
+            log(f"Container {container.container} of pod {container.pod} started after live updates; "
+                f"syncing {len(plan.copies) + len(plan.deletes)} changed file(s) into it")
+            try:
+                await self.updater.update(container, plan, log)
+                res.synced[plan.target].containers.add(container.container_id)
+            except (RunFailure, UpdateFailure) as err:
+                log(f"ERROR: catching up {container.pod}: {err}")
+                res.update_status, res.update_error = "error", str(err)
+                self.changed()
+
     def _on_runtime_change(self, res: ResourceState) -> None:
         self._check_ready(res)
+        if any(s.files for s in res.synced.values()):
+            res.containers_changed = True
+            res.wake.set()
         self.changed()
 
     def _check_ready(self, res: ResourceState) -> None:
         if res.is_ready() and not res.ready_once:
             res.ready_once = True
 
+    # -- triggers and files -------------------------------------------------
+    def trigger(self, name: str) -> None:
+        res = self.resources[name]
+        res.trigger_requested = True
+        res.wake.set()
+
+    def on_file_batch(self, paths: set[str]) -> None:
+        assert self._watch is not None
+        if "" in paths:  # the kernel dropped events: assume everything changed
+            self.sink.log(TILTFILE, "WARNING: file events were lost (inotify queue overflow); rebuilding all")
+            for res in self.resources.values():
+                res.definition_changed = True
+                res.wake.set()
+            paths.discard("")
+        config, other = self._watch.split(paths)
+        if config:
+            self._schedule_reload(sorted(config))
+        for res in self.resources.values():
+            owned = {p for p in other for t in res.manifest.image_targets
+                     if self._watch.target_files[t.ref].owns(p)}
+            if owned:
+                res.pending_files |= owned
+                res.wake.set()
+
+    def _restart_watcher(self) -> None:
+        if self._watcher:
+            self._watcher.close()
+        self._watch = ProjectWatch(self.result)
+        watcher = InotifyWatcher(self.on_file_batch, is_ignored_dir=self._watch.is_ignored_dir,
+                                 quiet_ms=WATCH_QUIET_MS)
+        try:
+            watcher.start(self._watch.roots())
+        except WatchError as err:
+            self.sink.log(TILTFILE, f"WARNING: file watching is off: {err}")
+            watcher.close()
+            return
+        self._watcher = watcher
+
+    # -- Tiltfile reload ----------------------------------------------------
+    def _schedule_reload(self, changed: list[str]) -> None:
+        if self._reload is None:
+            return
+        names = ", ".join(os.path.basename(p) for p in changed)
+        self.sink.log(TILTFILE, f"{names} changed; reloading the Tiltfile")
+        if self._reload_task and not self._reload_task.done():
+            self._reload_again = True
+            return
+        self._reload_task = asyncio.create_task(self._reload_now())
+
+    async def _reload_now(self) -> None:
+        assert self._reload is not None
+        while True:
+            self._reload_again = False
+            result = await self._reload()
+            if result.error:
+                self.sink.log(TILTFILE, "Resources keep running as they were; fix the Tiltfile to apply changes")
+                self.result.watched_files = sorted(set(self.result.watched_files) | set(result.watched_files))
+            else:
+                await self.apply_result(result)
+            if self._watcher is not None or self.options.watch:
+                self._restart_watcher()
+            if not self._reload_again:
+                return
+
+    async def apply_result(self, result: TiltfileResult) -> None:
+        """Take a new Tiltfile result: update only resources whose definition changed."""
+        old = self.resources
+        self.result = result
+        new_manifests = _enabled(result.manifests, self.options.only)
+        new_names = {m.name for m in new_manifests}
+        for name in [n for n in old if n not in new_names]:
+            res = old.pop(name)
+            await self._stop_resource(res)
+            if res.manifest.k8s and self.k8s:
+                self.sink.log(name, "Removed from the Tiltfile; deleting its objects")
+                with contextlib.suppress(ClusterError):
+                    await delete_objects(self.k8s, list(res.manifest.k8s.objects), self.sink.logger(name))
+        for manifest in new_manifests:
+            res = old.get(manifest.name)
+            if res is None:
+                res = ResourceState(manifest)
+                old[manifest.name] = res
+                if self._connected:
+                    await self._connect()
+                    self._start_loop(res)
+            elif res.manifest != manifest:
+                res.manifest = manifest
+                res.definition_changed = True
+                res.wake.set()
+        self.resources = {m.name: old[m.name] for m in new_manifests}
+        self.sink.set_resources(list(self.resources))
+        self.changed()
+
+    # -- ci -----------------------------------------------------------------
     async def _wait_ci(self) -> None:
-        deadline = time.monotonic() + self.result.ci_timeout_secs
-        readiness_deadline = time.monotonic() + self.result.readiness_timeout_secs
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.result.ci_timeout_secs
+        readiness_timeout = self.result.readiness_timeout_secs
         while True:
             active = [r for r in self.resources.values() if r.manifest.auto_init]
             for res in active:
                 if res.update_status == "error":
-                    raise EngineFailure(f'resource "{res.manifest.name}": {res.update_error}')
+                    raise EngineFailure(f'resource "{res.name}": {res.update_error}')
                 if res.update_status == "ok" and res.runtime_status == "error":
                     # Let the crashed container's log stream deliver its last words first.
                     await asyncio.sleep(1.5)
-                    raise EngineFailure(f'resource "{res.manifest.name}": {res.monitor.state.error if res.monitor else ""}')
+                    raise EngineFailure(f'resource "{res.name}": {res.monitor.state.error if res.monitor else ""}')
             if all(r.is_ready() for r in active):
                 return
-            now = time.monotonic()
+            now, wall = loop.time(), time.time()
             if now > deadline:
                 raise EngineFailure(f"timeout after {self.result.ci_timeout_secs:.0f}s waiting for: "
-                                    + ", ".join(r.manifest.name for r in active if not r.is_ready()))
-            if now > readiness_deadline:
-                pending = [r for r in active if r.update_status == "ok" and not r.is_ready()]
-                if pending:
-                    raise EngineFailure("readiness timeout: never became ready: "
-                                        + ", ".join(r.manifest.name for r in pending))
+                                    + ", ".join(r.name for r in active if not r.is_ready()))
+            # Tilt's readiness timeout: counted from each resource's last deploy.
+            unready = [(r, r.builds[-1].finished) for r in active
+                       if r.update_status == "ok" and not r.is_ready() and r.builds and r.builds[-1].finished]
+            late = [r.name for r, finished in unready if wall - finished > readiness_timeout]
+            if late:
+                raise EngineFailure(f"readiness timeout ({readiness_timeout:.0f}s): never became ready: "
+                                    + ", ".join(late))
+            wake_at = deadline - now
+            for _, finished in unready:
+                wake_at = min(wake_at, finished + readiness_timeout - wall)
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+                await asyncio.wait_for(self._changed.wait(), timeout=max(wake_at, 0) + 0.05)
 
 
 def _enabled(manifests: list[Manifest], only: list[str]) -> list[Manifest]:

@@ -138,6 +138,20 @@ class PodMonitor:
                 self.log(f"WARNING: watching pods: {err}; retrying")
                 await asyncio.sleep(2)
 
+    def running_containers(self, image: str) -> list[tuple[str, str, str, str]]:
+        """(namespace, pod, container, container ID) of each running container
+        that runs `image`, in the pods of the latest rollout."""
+        out = []
+        for pod in self._current_pods():
+            meta, status = pod["metadata"], pod.get("status") or {}
+            if meta.get("deletionTimestamp"):
+                continue
+            wanted = {c["name"] for c in (pod.get("spec") or {}).get("containers") or [] if c.get("image") == image}
+            for cs in status.get("containerStatuses") or []:
+                if cs.get("name") in wanted and "running" in (cs.get("state") or {}) and cs.get("containerID"):
+                    out.append((meta["namespace"], meta["name"], cs["name"], cs["containerID"]))
+        return out
+
     def _current_pods(self) -> list[dict[str, Any]]:
         pods = []
         for pod in self._pods.values():

@@ -24,7 +24,7 @@ class ClusterConnectionError(Exception):
 class ClusterConnection:
     server: str  # https://127.0.0.1:6443 (may carry a path prefix behind proxies)
     ssl_context: ssl.SSLContext | None  # None for plain http:// servers
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # secrets: kept out of logs
     namespace: str = "default"
     context: str = ""
 

@@ -1,0 +1,74 @@
+"""The engine's state for one resource. Only the engine's event loop touches it."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from tiltpy.build.docker_builder import BuiltImage
+from tiltpy.engine.pod_monitor import PodMonitor
+from tiltpy.model.manifest import Manifest
+
+
+@dataclass
+class BuildRecord:
+    started: float
+    finished: float = 0.0
+    error: str = ""
+    reason: str = ""
+    kind: str = "build"  # build | live-update
+
+
+@dataclass
+class SyncedChanges:
+    """Everything live-updated into one image target's containers since its
+    image was built: a container that starts later (crash, `kubectl delete
+    pod`) must get all of it, or it would run stale files."""
+
+    files: dict[str, str | None] = field(default_factory=dict)  # container path -> local path (None: deleted)
+    local_paths: set[str] = field(default_factory=set)  # for run() triggers
+    containers: set[str] = field(default_factory=set)  # container IDs that have all of the above
+
+    def clear(self) -> None:
+        self.files.clear()
+        self.local_paths.clear()
+        self.containers.clear()
+
+
+@dataclass
+class ResourceState:
+    manifest: Manifest
+    update_status: str = "pending"  # pending | in_progress | ok | error | none
+    update_error: str = ""
+    waiting_reason: str = ""
+    builds: list[BuildRecord] = field(default_factory=list)
+    images: dict[str, BuiltImage] = field(default_factory=dict)
+    monitor: PodMonitor | None = None
+    ready_once: bool = False
+    first_update_done: bool = False
+    # Work queued for the resource's loop.
+    pending_files: set[str] = field(default_factory=set)
+    trigger_requested: bool = False
+    definition_changed: bool = False
+    containers_changed: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    synced: dict[str, SyncedChanges] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def runtime_status(self) -> str:
+        k8s = self.manifest.k8s
+        if k8s is None or not k8s.has_pods():
+            return "not_applicable"
+        if self.monitor is None:
+            return "pending"
+        return self.monitor.state.status
+
+    def is_ready(self) -> bool:
+        return self.update_status == "ok" and self.runtime_status in ("ok", "not_applicable")
+
+    def record(self, record: BuildRecord) -> None:
+        self.builds = (self.builds + [record])[-10:]
