@@ -5,6 +5,8 @@ Blocking (docker-py); the engine runs it in a worker thread and passes a
 thread-safe log function."""
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -12,7 +14,7 @@ from typing import Any, Callable
 import docker
 import docker.errors
 
-from tiltpy.build.context import DOCKERFILE_IN_TAR, collect_context, context_tar, inputs_digest
+from tiltpy.build.context import DOCKERFILE_IN_TAR, BuildContext, collect_context, context_tar, inputs_digest
 from tiltpy.build.dockerfile import ref_matches, ref_name, rewrite_image_refs
 from tiltpy.model.manifest import ImageTarget
 
@@ -38,6 +40,11 @@ class BuiltImage:
     cluster_ref: str  # the ref the cluster pulls (registry-qualified after a push)
     inputs: str  # digest of everything that went into the build
     reused: bool = False
+    context_files: frozenset[str] = frozenset()  # absolute paths of the files the image was built from
+
+
+def _absolute(context: BuildContext) -> frozenset[str]:
+    return frozenset(os.path.join(context.directory, rel) for rel in context.files)
 
 
 def tilt_tag(image_id: str) -> str:
@@ -87,7 +94,8 @@ class DockerBuilder:
                 local_ref = f"{name}:{tilt_tag(image_id)}"
                 self.client.tag(image_id, name, tilt_tag(image_id))
                 log(f"Reusing image {local_ref}: its inputs are unchanged")
-                return BuiltImage(target.ref, image_id, local_ref, local_ref, inputs, reused=True)
+                return BuiltImage(target.ref, image_id, local_ref, local_ref, inputs, reused=True,
+                                  context_files=_absolute(context))
 
         if rewrites:
             log("Building Dockerfile (FROM rewritten to the images just built):")
@@ -107,7 +115,7 @@ class DockerBuilder:
             self.client.tag(image_id, extra_name, extra_tag or "latest")
         local_ref = f"{name}:{tag}"
         log(f"Built {local_ref} in {time.monotonic() - started:.1f}s")
-        return BuiltImage(target.ref, image_id, local_ref, local_ref, inputs)
+        return BuiltImage(target.ref, image_id, local_ref, local_ref, inputs, context_files=_absolute(context))
 
     def _run_build(self, target: ImageTarget, tar: bytes, inputs: str, log: Log) -> str:
         kwargs: dict[str, Any] = dict(
@@ -161,8 +169,7 @@ class DockerBuilder:
                 raise BuildFailure(f"push of {push_name}:{tag} failed: {event['error']}")
         del last
         cluster_name = f"{registry_from_cluster or registry}/{escaped}"
-        return BuiltImage(built.target_ref, built.image_id, built.local_ref, f"{cluster_name}:{tag}",
-                          built.inputs, built.reused)
+        return dataclasses.replace(built, cluster_ref=f"{cluster_name}:{tag}")
 
     def image_exists(self, ref: str) -> bool:
         try:

@@ -218,7 +218,12 @@ class Engine:
                 continue
             files, res.pending_files = res.pending_files, set()
             res.waiting_reason = ""
-            plan = plan_update(res.manifest, files, self._target_files(), {p for p in files if not os.path.lexists(p)})
+            deleted = {p for p in files if not os.path.lexists(p)}
+            transient = _never_deployed(res, deleted)
+            files, deleted = files - transient, deleted - transient
+            if not files:
+                continue
+            plan = plan_update(res.manifest, files, self._target_files(), deleted)
             if plan.is_rebuild:
                 async with self._semaphore:
                     await self._full_update(res, reason=plan.rebuild_reason)
@@ -501,6 +506,19 @@ class Engine:
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=max(wake_at, 0) + 0.05)
+
+
+def _never_deployed(res: ResourceState, deleted: set[str]) -> set[str]:
+    """Deleted paths that no container ever had: editors' temporary files
+    created and removed within one batch. Acting on them would cost an exec."""
+    if not deleted:
+        return set()
+    known: set[str] = set()
+    for built in res.images.values():
+        known |= built.context_files
+    for synced in res.synced.values():
+        known |= synced.local_paths
+    return {p for p in deleted if p not in known and not any(k.startswith(p + "/") for k in known)}
 
 
 def _enabled(manifests: list[Manifest], only: list[str]) -> list[Manifest]:
