@@ -128,3 +128,57 @@ def test_live_update_loop(testbed: dict, tmp_path: Path) -> None:
         up.stop()
         print(up.output[-8000:])  # shown by pytest when the test fails
         tiltpy("down", cwd=project)
+
+
+STATIC_YAML = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: tiltpy-e2e-static}
+spec:
+  selector: {matchLabels: {app: tiltpy-e2e-static}}
+  template:
+    metadata: {labels: {app: tiltpy-e2e-static}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: tiltpy-e2e-static-image
+        command: ["httpd", "-f", "-p", "8001", "-h", "/www"]
+"""
+
+
+@pytest.mark.parametrize("update_mode", ["exec", "docker"])
+def test_sync_into_busybox_container(testbed: dict, tmp_path: Path, update_mode: str) -> None:
+    """busybox's tar reads until end of input, and Kubernetes 1.20's exec
+    cannot close stdin: the exec path must still finish. Both paths must
+    also delete files and create new directories."""
+    project = tmp_path / "static"
+    (project / "www").mkdir(parents=True)
+    (project / "www" / "index.html").write_text("start\n")
+    (project / "Dockerfile").write_text("FROM busybox\nCOPY www /www\n")
+    (project / "k8s.yaml").write_text(STATIC_YAML)
+    (project / "Tiltfile").write_text(
+        "k8s_yaml('k8s.yaml')\n"
+        "docker_build('tiltpy-e2e-static-image', '.', live_update=[sync('www', '/www'), run('date > /tmp/ran')])\n"
+        "k8s_resource('tiltpy-e2e-static', port_forwards=8001)\n")
+    url = "http://localhost:8001/"
+    up = Up(project, "--update-mode", update_mode)
+    try:
+        http_get(url + "index.html", timeout=180, expect="start")
+        token = str(time.time_ns())
+        (project / "www" / "index.html").write_text(token + "\n")
+        http_get(url + "index.html", timeout=30, expect=token)
+        (project / "www" / "sub" / "deeper").mkdir(parents=True)
+        (project / "www" / "sub" / "deeper" / "new.html").write_text(f"new {token}\n")
+        http_get(url + "sub/deeper/new.html", timeout=30, expect=f"new {token}")
+        (project / "www" / "sub" / "deeper" / "new.html").unlink()
+        pods = [p["metadata"]["name"] for p in kubectl_json("get", "pods", "-l", "app=tiltpy-e2e-static")["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+        _wait(lambda: _exec(pods[0], "test", "-e", "/www/sub/deeper/new.html").returncode != 0,
+              what="new.html removed in the container")
+        assert _exec(pods[0], "test", "-e", "/tmp/ran").returncode == 0
+        assert f"live updates via {'exec' if update_mode == 'exec' else 'the Docker Engine'}" in up.output
+    finally:
+        up.stop()
+        print(up.output[-6000:])
+        tiltpy("down", cwd=project)
