@@ -197,9 +197,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=25)
     parser.add_argument("--only", default="static,node,idle")
+    parser.add_argument("--quiet-ms", type=int, default=None,
+                        help="override the watcher's quiet window (TILTPY_WATCH_QUIET_MS) for comparison")
     args = parser.parse_args()
+    if args.quiet_ms is not None:
+        os.environ["TILTPY_WATCH_QUIET_MS"] = str(args.quiet_ms)
     parts = args.only.split(",")
-    out: dict = {"benchmark": "live_loop", "edits": args.edits}
+    out: dict = {"benchmark": "live_loop", "edits": args.edits,
+                 "watch_quiet_ms": int(os.environ.get("TILTPY_WATCH_QUIET_MS", "20"))}
     if "static" in parts:
         out["static"] = bench_static(args.edits)
     if "node" in parts:

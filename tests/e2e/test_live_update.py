@@ -159,7 +159,8 @@ def test_sync_into_busybox_container(testbed: dict, tmp_path: Path, update_mode:
     (project / "k8s.yaml").write_text(STATIC_YAML)
     (project / "Tiltfile").write_text(
         "k8s_yaml('k8s.yaml')\n"
-        "docker_build('tiltpy-e2e-static-image', '.', live_update=[sync('www', '/www'), run('date > /tmp/ran')])\n"
+        "docker_build('tiltpy-e2e-static-image', '.', live_update=[sync('www', '/www'), run('date > /tmp/ran'),\n"
+        "             run('echo failing on purpose; exit 3', trigger=['www/fail.txt'])])\n"
         "k8s_resource('tiltpy-e2e-static', port_forwards=8001)\n")
     url = "http://localhost:8001/"
     up = Up(project, "--update-mode", update_mode)
@@ -177,6 +178,14 @@ def test_sync_into_busybox_container(testbed: dict, tmp_path: Path, update_mode:
         _wait(lambda: _exec(pods[0], "test", "-e", "/www/sub/deeper/new.html").returncode != 0,
               what="new.html removed in the container")
         assert _exec(pods[0], "test", "-e", "/tmp/ran").returncode == 0
+
+        # A failing run() step is the resource's error, not a rebuild.
+        mark = up.mark()
+        (project / "www" / "fail.txt").write_text("x\n")
+        up.wait_for(r"ERROR: live update run step 'echo failing on purpose; exit 3' exited with code 3",
+                    timeout=30, start=mark)
+        assert "failing on purpose" in "\n".join(up.output.splitlines()[mark:])
+        assert "Building Dockerfile" not in "\n".join(up.output.splitlines()[mark:])
         assert f"live updates via {'exec' if update_mode == 'exec' else 'the Docker Engine'}" in up.output
     finally:
         up.stop()

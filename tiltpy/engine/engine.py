@@ -39,7 +39,7 @@ from tiltpy.watch.project_watch import ProjectWatch
 # 200 ms; editors finish a save (write, rename, chmod) within a few ms, and
 # bench/liveupdate_latency.py shows 20 ms catches whole saves, so the rest of
 # Tilt's window is latency for nothing.
-WATCH_QUIET_MS = 20
+WATCH_QUIET_MS = int(os.environ.get("TILTPY_WATCH_QUIET_MS", "20"))
 
 
 @dataclass

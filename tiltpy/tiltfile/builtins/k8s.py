@@ -209,7 +209,17 @@ def update_settings(ctx: FileContext, max_parallel_updates: Any = None, k8s_upse
         ctx.state.k8s_upsert_timeout_secs = as_int("update_settings", "k8s_upsert_timeout_secs", k8s_upsert_timeout_secs)
 
 
+def watch_settings(ctx: FileContext, ignore: Any = None) -> None:
+    """Global watch ignores (dockerignore syntax, relative to the Tiltfile)."""
+    patterns = as_str_list("watch_settings", "ignore", ignore)
+    root = os.path.dirname(ctx.state.tiltfile)
+    for pattern in patterns:
+        absolute = pattern if os.path.isabs(pattern) else os.path.join(ctx.dir, pattern)
+        ctx.state.watch_ignores.append(os.path.relpath(absolute, root).replace(os.sep, "/"))
+
+
 BUILTINS = {
+    "watch_settings": watch_settings,
     "k8s_yaml": k8s_yaml,
     "k8s_resource": k8s_resource,
     "port_forward": port_forward,
