@@ -15,14 +15,14 @@ from tiltpy.model.manifest import TiltfileResult
 async def _up(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], sink: LogSink) -> int:
     sink.log(TILTFILE, f"tiltpy {__version__} — Ctrl-C to stop (deployments keep running)")
 
-    async def reload() -> TiltfileResult:
-        return await load_and_report(tiltfile, load_options("up", options.context_override, tiltfile_args), sink)
+    async def reload(args: list[str]) -> TiltfileResult:
+        return await load_and_report(tiltfile, load_options("up", options.context_override, args), sink)
 
-    result = await reload()
+    result = await reload(tiltfile_args)
     if result.error:
         # Start with nothing but the Tiltfile's inputs watched; a fix loads it.
         result = TiltfileResult(tiltfile=tiltfile, watched_files=result.watched_files or [tiltfile])
-    engine = Engine(result, options, sink, reload=reload)
+    engine = Engine(result, options, sink, reload=reload, tiltfile_args=tiltfile_args)
     try:
         await engine.run()
     except EngineFailure as err:

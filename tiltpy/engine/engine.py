@@ -56,13 +56,16 @@ class EngineFailure(Exception):
     """Ends `tiltpy ci` (or startup) with a non-zero exit: the message says which resource and why."""
 
 
-Reloader = Callable[[], Awaitable[TiltfileResult]]
+Reloader = Callable[[list[str]], Awaitable[TiltfileResult]]
 
 
 class Engine:
     def __init__(self, result: TiltfileResult, options: EngineOptions, sink: LogSink,
-                 reload: Reloader | None = None) -> None:
+                 reload: Reloader | None = None, tiltfile_args: list[str] | None = None) -> None:
         self.result = result
+        self.tiltfile_args = list(tiltfile_args or [])
+        self.tiltfile_error = result.error
+        self.started_at = time.time()
         self.options = options
         self.sink = sink
         self._reload = reload
@@ -183,7 +186,7 @@ class Engine:
         while True:
             await res.wake.wait()
             res.wake.clear()
-            manual = res.manifest.trigger_mode == TRIGGER_MODE_MANUAL
+            manual = res.effective_trigger_mode() == TRIGGER_MODE_MANUAL
             if res.containers_changed:
                 res.containers_changed = False
                 await self._catch_up(res)
@@ -380,12 +383,58 @@ class Engine:
         if res.is_ready() and not res.ready_once:
             res.ready_once = True
 
-    # -- triggers and files -------------------------------------------------
+    # -- control (UI and CLI) -------------------------------------------------
     def trigger(self, name: str) -> None:
-        res = self.resources[name]
+        """Tilt's trigger button: in auto mode a forced full update; in manual
+        mode, apply the pending changes (live update where possible)."""
+        res = self._resource(name)
+        if not res.enabled:
+            raise KeyError(f"resource {name} is disabled")
         res.trigger_requested = True
         res.wake.set()
 
+    def set_trigger_mode(self, name: str, mode: int) -> None:
+        res = self._resource(name)
+        res.trigger_mode = mode
+        if mode != TRIGGER_MODE_MANUAL and res.pending_files:
+            res.wake.set()
+        self.changed()
+
+    async def set_enabled(self, name: str, enabled: bool) -> None:
+        """Disabling stops the resource and deletes what it deployed; enabling
+        starts it again from its first build."""
+        res = self._resource(name)
+        if res.enabled == enabled:
+            return
+        res.enabled = enabled
+        if not enabled:
+            await self._stop_resource(res)
+            res.monitor = None
+            res.update_status, res.waiting_reason = "none", ""
+            res.first_update_done = res.ready_once = False
+            if res.manifest.k8s and self.k8s:
+                self.sink.log(name, "Disabled; deleting its objects")
+                try:
+                    await delete_objects(self.k8s, list(res.manifest.k8s.objects), self.sink.logger(name))
+                except ClusterError as err:
+                    self.sink.log(name, f"ERROR: {err}")
+        else:
+            res.update_status = "pending"
+            res.wake = asyncio.Event()
+            self._start_loop(res)
+        self.changed()
+
+    async def set_tiltfile_args(self, args: list[str]) -> None:
+        self.tiltfile_args = list(args)
+        self._schedule_reload(["Tiltfile args"])
+
+    def _resource(self, name: str) -> ResourceState:
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise KeyError(f"no resource named {name!r}") from None
+
+    # -- files ----------------------------------------------------------------
     def on_file_batch(self, paths: set[str]) -> None:
         assert self._watch is not None
         if "" in paths:  # the kernel dropped events: assume everything changed
@@ -422,7 +471,7 @@ class Engine:
     def _schedule_reload(self, changed: list[str]) -> None:
         if self._reload is None:
             return
-        names = ", ".join(os.path.basename(p) for p in changed)
+        names = ", ".join(os.path.basename(p) or p for p in changed)
         self.sink.log(TILTFILE, f"{names} changed; reloading the Tiltfile")
         if self._reload_task and not self._reload_task.done():
             self._reload_again = True
@@ -433,7 +482,9 @@ class Engine:
         assert self._reload is not None
         while True:
             self._reload_again = False
-            result = await self._reload()
+            result = await self._reload(self.tiltfile_args)
+            self.tiltfile_error = result.error
+            self.changed()
             if result.error:
                 self.sink.log(TILTFILE, "Resources keep running as they were; fix the Tiltfile to apply changes")
                 self.result.watched_files = sorted(set(self.result.watched_files) | set(result.watched_files))

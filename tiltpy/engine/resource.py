@@ -53,6 +53,11 @@ class ResourceState:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     synced: dict[str, SyncedChanges] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    enabled: bool = True
+    trigger_mode: int = -1  # -1: the manifest's; set by the UI/CLI override
+
+    def effective_trigger_mode(self) -> int:
+        return self.manifest.trigger_mode if self.trigger_mode < 0 else self.trigger_mode
 
     @property
     def name(self) -> str:
@@ -60,6 +65,8 @@ class ResourceState:
 
     @property
     def runtime_status(self) -> str:
+        if not self.enabled:
+            return "disabled"
         k8s = self.manifest.k8s
         if k8s is None or not k8s.has_pods():
             return "not_applicable"
