@@ -5,6 +5,8 @@ import asyncio
 import os
 
 from tiltpy.cli.common import load_and_report, load_options
+from tiltpy.compose.cli import ComposeCLI, ComposeFailure, ComposeUnavailable, detect as detect_compose
+from tiltpy.engine.local_runner import stop_recorded_serves
 from tiltpy.engine.k8s_deploy import delete_objects
 from tiltpy.engine.logs import TILTFILE, LogSink
 from tiltpy.k8s.client import ClusterError, K8sClient
@@ -16,9 +18,19 @@ async def _down(tiltfile: str, context: str, tiltfile_args: list[str], sink: Log
     if result.error:
         return 1
     objects = [obj for m in result.manifests if m.k8s for obj in m.k8s.objects]
+    status = 0
+    stop_recorded_serves(tiltfile, sink.logger(TILTFILE))
+    projects = {m.compose.project_name: m.compose for m in result.manifests if m.compose}
+    for target in projects.values():
+        sink.log(TILTFILE, f"Docker Compose project {target.project_name}: down")
+        try:
+            cli = ComposeCLI(await asyncio.to_thread(detect_compose))
+            await cli.down(target, sink.logger(TILTFILE))
+        except (ComposeUnavailable, ComposeFailure) as err:
+            sink.log(TILTFILE, f"ERROR: {err}")
+            status = 1
     if not objects:
-        sink.log(TILTFILE, "Nothing to delete")
-        return 0
+        return status
     try:
         client = K8sClient(await asyncio.to_thread(load_connection, context))
     except ClusterConnectionError as err:
@@ -31,7 +43,7 @@ async def _down(tiltfile: str, context: str, tiltfile_args: list[str], sink: Log
         return 1
     finally:
         await client.close()
-    return 0
+    return status
 
 
 def run_down(*, tiltfile: str, context: str, tiltfile_args: list[str]) -> int:

@@ -22,7 +22,11 @@ from tiltpy.engine import live_update
 from tiltpy.engine.k8s_deploy import DeployTarget, apply_objects, delete_objects, objects_to_apply, \
     resolve_deploy_target
 from tiltpy.engine.logs import TILTFILE, LogSink
+from tiltpy.compose.cli import ComposeCLI, ComposeFailure, ComposeUnavailable, detect as detect_compose
+from tiltpy.compose.monitor import ComposeMonitor
+from tiltpy.engine.local_runner import CommandFailure, ServeProcess, run_cmd
 from tiltpy.engine.pod_monitor import PodMonitor
+from tiltpy.engine.scheduling import enabled_with_deps, first_build_order
 from tiltpy.engine.resource import BuildRecord, ResourceState
 from tiltpy.engine.update_plan import UpdatePlan, plan_update
 from tiltpy.k8s.client import ClusterError, K8sClient
@@ -78,6 +82,8 @@ class Engine:
         self.builder: DockerBuilder | None = None
         self.updater: ContainerUpdater | None = None
         self.deploy_target: DeployTarget | None = None
+        self.compose: ComposeCLI | None = None
+        self._local_lock = asyncio.Lock()  # local resources run one at a time unless allow_parallel
         self.listeners: list[Callable[[], None]] = []
         self._watch: ProjectWatch | None = None
         self._watcher: InotifyWatcher | None = None
@@ -98,7 +104,8 @@ class Engine:
     async def _connect(self) -> None:
         manifests = [r.manifest for r in self.resources.values()]
         needs_k8s = any(m.k8s for m in manifests)
-        needs_docker = any(m.image_targets for m in manifests)
+        needs_compose = any(m.compose for m in manifests)
+        needs_docker = any(m.image_targets for m in manifests) or needs_compose
         log = self._log(TILTFILE)
         if needs_docker and self.builder is None:
             try:
@@ -106,6 +113,14 @@ class Engine:
             except DockerUnavailable as err:
                 raise EngineFailure(str(err)) from None
             self.builder = DockerBuilder(client)
+        if needs_compose and self.compose is None:
+            try:
+                self.compose = ComposeCLI(await asyncio.to_thread(detect_compose))
+            except ComposeUnavailable as err:
+                raise EngineFailure(f"Docker Compose: {err}") from None
+            if self.updater is None and self.builder is not None:
+                self.updater = DockerUpdater(self.builder.client)
+            log(f"Docker Compose via `{' '.join(self.compose.command)}`")
         if needs_k8s and self.k8s is None:
             try:
                 conn = await asyncio.to_thread(load_connection, self.options.context_override)
@@ -137,8 +152,8 @@ class Engine:
             self._install(self.result.manifests)
             await self._connect()
             self._connected = True
-            for res in self.resources.values():
-                self._start_loop(res)
+            for manifest in first_build_order([r.manifest for r in self.resources.values()]):
+                self._start_loop(self.resources[manifest.name])
             if self.options.watch:
                 self._restart_watcher()
             if self.options.mode == "ci":
@@ -226,6 +241,10 @@ class Engine:
             files, deleted = files - transient, deleted - transient
             if not files:
                 continue
+            if res.manifest.local is not None:
+                async with self._semaphore:
+                    await self._full_update(res, reason=f"{len(files)} dependency file(s) changed")
+                continue
             plan = plan_update(res.manifest, files, self._target_files(), deleted)
             if plan.is_rebuild:
                 async with self._semaphore:
@@ -245,6 +264,8 @@ class Engine:
             reason = f"waiting on resource_deps: {', '.join(waiting)}" if waiting else ""
             if res.waiting_reason != reason:
                 res.waiting_reason = reason
+                if reason:
+                    self.sink.log(res.name, f"Waiting on resource_deps: {', '.join(waiting)}")
                 self.changed()
             if not waiting:
                 return
@@ -261,7 +282,8 @@ class Engine:
         self.changed()
         if res.first_update_done:
             log(f"Updating: {reason}")
-        steps = len(manifest.image_targets) + (1 if manifest.k8s else 0)
+        deploys = 1 if (manifest.k8s or manifest.compose) else 0
+        steps = len(manifest.image_targets) + deploys
         try:
             for i, target in enumerate(manifest.image_targets, start=1):
                 log(f"STEP {i}/{steps} — Building Dockerfile: [{target.ref}]")
@@ -269,9 +291,14 @@ class Engine:
             if manifest.k8s:
                 log(f"STEP {steps}/{steps} — Deploying")
                 await self._deploy(res, log)
+            if manifest.compose:
+                log(f"STEP {steps}/{steps} — Deploying with Docker Compose")
+                await self._deploy_compose(res, log)
+            if manifest.local:
+                await self._run_local(res, log)
             res.update_status = "ok"
             log(f"Update done in {time.time() - record.started:.2f}s")
-        except (BuildFailure, ClusterError, EngineFailure) as err:
+        except (BuildFailure, ClusterError, EngineFailure, ComposeFailure, CommandFailure) as err:
             res.update_status, res.update_error = "error", str(err)
             record.error = str(err)
             log(f"ERROR: {err}")
@@ -330,6 +357,38 @@ class Engine:
         else:
             res.monitor.expect(hashes)
 
+    async def _deploy_compose(self, res: ResourceState, log: Callable[[str], None]) -> None:
+        target = res.manifest.compose
+        assert target is not None and self.compose is not None and self.builder is not None
+        for ref in target.image_refs:
+            # Compose runs the image under the name the service asks for (Tilt's tagWithExpected).
+            name, _, tag = target.image.rpartition(":") if ":" in target.image.split("/")[-1] else (target.image, "", "")
+            await asyncio.to_thread(self.builder.client.tag, res.images[ref].image_id, name, tag or "latest")
+        if target.has_build:
+            await self.compose.build(target, log)
+        await self.compose.up(target, log)
+        if res.monitor is None:
+            res.monitor = ComposeMonitor(self.builder.client, target, log=self.sink.logger(res.name, "runtime"),
+                                         on_change=lambda: self._on_runtime_change(res))
+            await res.monitor.start()
+        else:
+            await res.monitor.refresh()
+
+    async def _run_local(self, res: ResourceState, log: Callable[[str], None]) -> None:
+        target = res.manifest.local
+        assert target is not None
+        if target.cmd:
+            if target.allow_parallel:
+                await run_cmd(target, log)
+            else:
+                async with self._local_lock:
+                    await run_cmd(target, log)
+        if target.serve_cmd:
+            if res.monitor is None:
+                res.monitor = ServeProcess(res.name, target, self.result.tiltfile, self.sink.logger(res.name, "runtime"),
+                                           on_change=lambda: self._on_runtime_change(res))
+            await res.monitor.start()
+
     # -- live update --------------------------------------------------------
     async def _live_update(self, res: ResourceState, plan: UpdatePlan) -> None:
         log = self._log(res.name)
@@ -341,6 +400,8 @@ class Engine:
         try:
             assert self.updater is not None
             for lu in plan.live_updates:
+                if lu.restart and hasattr(res.monitor, "expect_restart"):
+                    res.monitor.expect_restart()
                 await live_update.apply_live_update(res, lu, self.updater, log)
             res.update_status = "ok"
             log(f"Live update done in {(time.time() - record.started) * 1000:.0f}ms")
@@ -428,6 +489,10 @@ class Engine:
         self.tiltfile_args = list(args)
         self._schedule_reload(["Tiltfile args"])
 
+    def reload_tiltfile(self) -> None:
+        """The (Tiltfile) resource's trigger: load it again."""
+        self._schedule_reload([self.result.tiltfile or "Tiltfile"])
+
     def _resource(self, name: str) -> ResourceState:
         try:
             return self.resources[name]
@@ -449,6 +514,8 @@ class Engine:
         for res in self.resources.values():
             owned = {p for p in other for t in res.manifest.image_targets
                      if self._watch.target_files[t.ref].owns(p)}
+            if res.manifest.local is not None:
+                owned |= {p for p in other if self._watch.local_owns(res.name, p)}
             if owned:
                 res.pending_files |= owned
                 res.wake.set()
@@ -573,18 +640,7 @@ def _never_deployed(res: ResourceState, deleted: set[str]) -> set[str]:
 
 
 def _enabled(manifests: list[Manifest], only: list[str]) -> list[Manifest]:
-    """`tiltpy up a b` enables a, b and everything they depend on."""
-    if not only:
-        return list(manifests)
-    by_name = {m.name: m for m in manifests}
-    unknown = [n for n in only if n not in by_name]
-    if unknown:
-        raise EngineFailure(f"no such resource: {', '.join(unknown)} (known: {', '.join(by_name)})")
-    wanted: set[str] = set()
-    stack = list(only)
-    while stack:
-        name = stack.pop()
-        if name not in wanted:
-            wanted.add(name)
-            stack.extend(by_name[name].resource_deps)
-    return [m for m in manifests if m.name in wanted]
+    try:
+        return enabled_with_deps(manifests, only)
+    except KeyError as err:
+        raise EngineFailure(str(err.args[0])) from None

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from tiltpy.build.docker_builder import BuiltImage
-from tiltpy.engine.pod_monitor import PodMonitor
+from tiltpy.engine.pod_monitor import PodMonitor  # or ComposeMonitor / ServeProcess: same shape
 from tiltpy.model.manifest import Manifest
 
 
@@ -42,7 +43,7 @@ class ResourceState:
     waiting_reason: str = ""
     builds: list[BuildRecord] = field(default_factory=list)
     images: dict[str, BuiltImage] = field(default_factory=dict)
-    monitor: PodMonitor | None = None
+    monitor: PodMonitor | Any | None = None
     ready_once: bool = False
     first_update_done: bool = False
     # Work queued for the resource's loop.
@@ -67,6 +68,12 @@ class ResourceState:
     def runtime_status(self) -> str:
         if not self.enabled:
             return "disabled"
+        if self.manifest.compose is not None:
+            return self.monitor.state.status if self.monitor else "pending"
+        if self.manifest.local is not None:
+            if not self.manifest.local.serve_cmd:
+                return "not_applicable"
+            return self.monitor.state.status if self.monitor else "pending"
         k8s = self.manifest.k8s
         if k8s is None or not k8s.has_pods():
             return "not_applicable"

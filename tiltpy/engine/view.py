@@ -27,6 +27,10 @@ def _endpoints(res: ResourceState, host: str) -> list[dict[str, str]]:
 def _resource_type(res: ResourceState) -> str:
     if res.manifest.k8s is not None:
         return "k8s"
+    if res.manifest.compose is not None:
+        return "docker-compose"
+    if res.manifest.local is not None:
+        return "local"
     return "unknown"
 
 

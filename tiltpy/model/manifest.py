@@ -64,6 +64,21 @@ LiveUpdateStep = InitialSync | FallBackOn | Sync | Run | RestartContainer
 
 
 @dataclass(frozen=True)
+class CustomBuild:
+    """custom_build(): the user's command builds the image (see build/custom_builder.py)."""
+
+    command: tuple[str, ...]  # argv; a string command becomes ("sh", "-c", cmd)
+    deps: tuple[str, ...] = ()  # absolute files/directories: watched, and a change rebuilds
+    workdir: str = ""  # absolute; the directory of the Tiltfile that called custom_build by default
+    env: tuple[tuple[str, str], ...] = ()  # added to the command's environment (over os.environ)
+    tag: str = ""  # the command builds EXPECTED_REF=<name>:<tag> instead of a Tilt-chosen tag
+    disable_push: bool = False  # the command pushes (or needn't): never push
+    skips_local_docker: bool = False  # the image is not in the local Docker: don't inspect/tag/push
+    outputs_image_ref_to: str = ""  # absolute file the command writes the built ref to
+    image_deps: tuple[str, ...] = ()  # refs, as written; resolved into ImageTarget.image_deps
+
+
+@dataclass(frozen=True)
 class ImageTarget:
     """One docker_build: how to build an image and which images it builds on."""
 
@@ -85,6 +100,44 @@ class ImageTarget:
     pull: bool = False
     cache_from: tuple[str, ...] = ()
     platform: str = ""
+    # custom_build(): when set, build with build/custom_builder.py instead of a
+    # Dockerfile (context is "-", dockerfile_* are empty; watch custom_build.deps).
+    custom_build: CustomBuild | None = None
+    # k8s_custom_deploy(live_update=...): never built; only live-updates the
+    # containers selected by image (ref) or by container name.
+    live_update_only: bool = False
+    container_selector: str = ""
+    # docker_build_with_restart (ext://restart_process): the image's ENTRYPOINT runs
+    # the process under a restart wrapper watching this file (also in `entrypoint`).
+    restart_file: str = ""
+
+
+@dataclass(frozen=True)
+class ImageLocator:
+    """k8s_kind(image_json_path=/image_object=): where objects of a kind name an image.
+    Regexps are case-insensitive and match anywhere (Tilt's partial-match selector)."""
+
+    kind: str  # regexp on kind
+    api_version: str = ""  # regexp on apiVersion ("" matches all)
+    json_path: str = ""  # k8s JSONPath template, e.g. "{.spec.image}"
+    repo_field: str = ""  # image_object: the ref's name goes in <json_path>.<repo_field>
+    tag_field: str = ""  # ... and its tag in <json_path>.<tag_field>
+
+
+@dataclass(frozen=True)
+class K8sCustomDeploy:
+    """k8s_custom_deploy(): apply/delete commands instead of YAML."""
+
+    apply_cmd: tuple[str, ...]
+    delete_cmd: tuple[str, ...]
+    deps: tuple[str, ...] = ()  # absolute; a change re-runs apply_cmd
+    apply_dir: str = ""
+    apply_env: tuple[tuple[str, str], ...] = ()
+    delete_dir: str = ""
+    delete_env: tuple[tuple[str, str], ...] = ()
+    image_deps: tuple[str, ...] = ()  # image refs whose builds are injected as TILT_IMAGE_i
+    image_selector: str = ""
+    container_selector: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +149,9 @@ class K8sTarget:
     port_forwards: tuple[PortForward, ...] = ()
     pod_readiness: str = "wait"  # wait | ignore | succeeded
     extra_pod_selectors: tuple[tuple[tuple[str, str], ...], ...] = ()
+    image_locators: tuple[ImageLocator, ...] = ()  # k8s_kind() locators matching these objects
+    custom_deploy: K8sCustomDeploy | None = None  # k8s_custom_deploy(): objects is empty
+    discovery_strategy: str = ""  # "" / "default" / "selectors-only"
 
     def has_pods(self) -> bool:
         return any(_pod_template_holder(o) for o in self.objects)
@@ -107,12 +163,80 @@ def _pod_template_holder(obj: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
+class ExecAction:
+    command: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HTTPGetAction:
+    port: int
+    host: str = "localhost"
+    scheme: str = "http"
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class TCPSocketAction:
+    port: int
+    host: str = "localhost"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A readiness probe for a local serve_cmd, with Kubernetes' semantics."""
+
+    action: ExecAction | HTTPGetAction | TCPSocketAction
+    initial_delay_secs: int = 0
+    timeout_secs: int = 1
+    period_secs: int = 10
+    success_threshold: int = 1
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """local_resource: a command run on this machine when its deps change,
+    and/or a long-running serve command restarted after it."""
+
+    cmd: tuple[str, ...] = ()
+    serve_cmd: tuple[str, ...] = ()
+    workdir: str = ""
+    serve_workdir: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+    serve_env: tuple[tuple[str, str], ...] = ()
+    deps: tuple[str, ...] = ()  # absolute files or directories
+    ignore: tuple[str, ...] = ()  # dockerignore-style patterns, relative to the Tiltfile's directory
+    allow_parallel: bool = False
+    readiness_probe: Probe | None = None
+
+
+@dataclass(frozen=True)
+class DockerComposeTarget:
+    """One service of a Docker Compose project."""
+
+    service: str
+    project_name: str
+    config_paths: tuple[str, ...]  # absolute
+    project_dir: str
+    env_file: str = ""
+    profiles: tuple[str, ...] = ()
+    wait: bool = False
+    image: str = ""  # the service's image: name (what a tiltpy-built image is tagged as)
+    image_refs: tuple[str, ...] = ()  # docker_build refs built by tiltpy for this service
+    has_build: bool = False  # compose builds it (build: and no docker_build)
+    published_ports: tuple[int, ...] = ()
+    bind_mounts: tuple[str, ...] = ()  # host dirs bind-mounted into the service (not watched for builds)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A resource: what the user sees as one row in the UI."""
 
     name: str
     image_targets: tuple[ImageTarget, ...] = ()  # topologically sorted: bases first
     k8s: K8sTarget | None = None
+    local: LocalTarget | None = None
+    compose: DockerComposeTarget | None = None
     resource_deps: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
@@ -125,6 +249,15 @@ class Manifest:
             if target.ref == ref:
                 return target
         raise KeyError(ref)
+
+
+@dataclass(frozen=True)
+class DockerPruneSettings:
+    enabled: bool = True
+    max_age_mins: int = 360
+    num_builds: int = 0  # prune after this many builds; 0: every interval_hrs instead
+    interval_hrs: int = 1
+    keep_recent: int = 2
 
 
 @dataclass
@@ -147,6 +280,18 @@ class TiltfileResult:
     k8s_upsert_timeout_secs: int = 30
     ci_timeout_secs: float = 30 * 60
     readiness_timeout_secs: float = 5 * 60
+    k8s_grace_period_secs: float = 0.0  # ci_settings(k8s_grace_period=)
+    # Resources to run (config.set_enabled_resources, or args after `--` when
+    # config.parse() was not called, plus their resource_deps); None: all.
+    enabled_resources: list[str] | None = None
+    secrets: list[str] = field(default_factory=list)  # values to scrub from logs (empty: secret_settings(disable_scrub=True))
+    docker_prune: DockerPruneSettings = field(default_factory=lambda: DockerPruneSettings())
+    k8s_server_side_apply: str = "auto"  # update_settings(k8s_server_side_apply=)
+    version_check_updates: bool = True
+    features: dict[str, bool] = field(default_factory=dict)  # enable_feature/disable_feature/disable_snapshots
+    analytics_enabled: bool | None = None
+    team_id: str = ""
+    config_values: dict[str, Any] = field(default_factory=dict)  # what config.parse() returned
 
     def manifest(self, name: str) -> Manifest:
         for manifest in self.manifests:
@@ -159,7 +304,8 @@ def to_jsonable(value: Any) -> Any:
     """Dataclasses to dicts with Tilt-like capitalised keys, for `alpha tiltfile-result`."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
-        if isinstance(value, (InitialSync, FallBackOn, Sync, Run, RestartContainer)):
+        if isinstance(value, (InitialSync, FallBackOn, Sync, Run, RestartContainer, ExecAction, HTTPGetAction,
+                              TCPSocketAction)):
             out["Step"] = type(value).__name__
         for f in dataclasses.fields(value):
             key = "".join(part.capitalize() for part in f.name.split("_"))

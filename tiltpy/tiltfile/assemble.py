@@ -21,6 +21,7 @@ from tiltpy.k8s.objects import (
 )
 from tiltpy.model.manifest import (
     UNCATEGORIZED,
+    DockerComposeTarget,
     ImageTarget,
     K8sTarget,
     Link,
@@ -179,6 +180,55 @@ def _with_bases(used: list[str], ordered: list[ImageTarget]) -> tuple[ImageTarge
     return tuple(t for t in ordered if t.ref in needed)
 
 
+def _add_local_manifests(state: TiltfileState, manifests: list[Manifest]) -> None:
+    for call in state.local_resources:
+        manifests.append(Manifest(
+            name=call.name, local=call.target, resource_deps=tuple(call.resource_deps), labels=tuple(call.labels),
+            links=tuple(call.links), auto_init=call.auto_init, source_order=len(manifests),
+            trigger_mode=state.default_trigger_mode if call.trigger_mode is None else call.trigger_mode,
+        ))
+
+
+def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], manifests: list[Manifest]) -> set[str]:
+    consumed: set[str] = set()
+    calls = {c.name: c for c in state.dc_resource_calls}
+    known = {(call.project.name, svc) for call in state.compose_calls for svc in call.project.services}
+    for dc in state.dc_resource_calls:
+        if not any(svc == dc.name and (not dc.project_name or proj == dc.project_name) for proj, svc in known):
+            services = ", ".join(sorted(svc for _, svc in known)) or "none"
+            raise TiltfileError(f'dc_resource: no Docker Compose service named "{dc.name}" (services: {services})')
+    for call in state.compose_calls:
+        project = call.project
+        for service in project.services.values():
+            used = [t.ref for t in targets if service.image and ref_matches(t.ref, service.image)]
+            images = _with_bases(used, targets)
+            consumed.update(t.ref for t in images)
+            dc = calls.get(service.name)
+            if dc is not None and dc.project_name and dc.project_name != project.name:
+                dc = None
+            infer = True if dc is None or dc.infer_links is None else dc.infer_links
+            links = [Link(f"http://localhost:{port}/") for port in service.published_ports] if infer else []
+            if dc is not None and dc.links is not None:
+                links = list(dc.links) + links
+            manifests.append(Manifest(
+                name=(dc.new_name if dc and dc.new_name else service.name),
+                image_targets=images,
+                compose=DockerComposeTarget(
+                    service=service.name, project_name=project.name, config_paths=tuple(project.config_paths),
+                    project_dir=project.project_dir, env_file=call.env_file, profiles=tuple(call.profiles),
+                    wait=call.wait, image=service.image, image_refs=tuple(dict.fromkeys(used)),
+                    has_build=service.has_build and not used, published_ports=service.published_ports,
+                    bind_mounts=service.bind_mounts),
+                resource_deps=tuple(dc.resource_deps or ()) if dc else (),
+                labels=tuple(dc.labels or ()) if dc else (),
+                links=tuple(links),
+                trigger_mode=(dc.trigger_mode if dc and dc.trigger_mode is not None else state.default_trigger_mode),
+                auto_init=dc.auto_init if dc and dc.auto_init is not None else True,
+                source_order=len(manifests),
+            ))
+    return consumed
+
+
 def assemble(state: TiltfileState, result: TiltfileResult) -> None:
     targets = resolve_image_deps(state.image_targets)
     drafts, rest = _split_workloads(state, targets)
@@ -218,6 +268,12 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
             auto_init=draft.auto_init,
             source_order=order,
         ))
+
+    consumed |= _add_compose_manifests(state, targets, manifests)
+    _add_local_manifests(state, manifests)
+    duplicates = sorted({m.name for m in manifests if sum(1 for o in manifests if o.name == m.name) > 1})
+    if duplicates:
+        raise TiltfileError(f"resource names must be unique; used more than once: {', '.join(duplicates)}")
 
     names = {m.name for m in manifests}
     for manifest in manifests:

@@ -25,6 +25,38 @@ class K8sResourceCall:
 
 
 @dataclass
+class LocalResourceCall:
+    name: str
+    target: Any  # LocalTarget
+    trigger_mode: int | None
+    resource_deps: list[str]
+    auto_init: bool
+    links: list[Any]
+    labels: list[str]
+
+
+@dataclass
+class ComposeCall:
+    project: Any  # tiltpy.compose.config.ComposeProject
+    env_file: str
+    profiles: list[str]
+    wait: bool
+
+
+@dataclass
+class DcResourceCall:
+    name: str
+    trigger_mode: int | None
+    resource_deps: list[str] | None
+    links: list[Any] | None
+    labels: list[str] | None
+    auto_init: bool | None
+    project_name: str
+    new_name: str
+    infer_links: bool | None
+
+
+@dataclass
 class LoadOptions:
     """Facts about the environment the Tiltfile may ask about."""
 
@@ -41,6 +73,9 @@ class TiltfileState:
     image_targets: list[ImageTarget] = field(default_factory=list)
     k8s_objects: list[dict[str, Any]] = field(default_factory=list)
     k8s_resource_calls: list[K8sResourceCall] = field(default_factory=list)
+    local_resources: list[LocalResourceCall] = field(default_factory=list)
+    compose_calls: list[ComposeCall] = field(default_factory=list)
+    dc_resource_calls: list[DcResourceCall] = field(default_factory=list)
     watched_files: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -57,6 +92,10 @@ class TiltfileState:
     # a path. We hand Starlark plain strings (so str(), .strip() and + work)
     # and remember which ones were blobs.
     blob_values: set[str] = field(default_factory=set)
+    # Per-area state of the builtins in builtins/{config,settings,k8s_extra,
+    # custom_build,extensions}.py, keyed by area; each area owns its value's type.
+    extra: dict[str, Any] = field(default_factory=dict)
+    loader: Any = None  # the loader's evaluator: include(), load_dynamic(), hooks run after evaluation
 
     def watch(self, path: str) -> None:
         path = os.path.abspath(path)

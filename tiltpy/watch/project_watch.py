@@ -28,6 +28,9 @@ class ProjectWatch:
             for target in manifest.image_targets:
                 targets[target.ref] = target
         self.target_files = {ref: TargetFiles(t) for ref, t in targets.items()}
+        # local_resource deps: files or directories, with ignores relative to the Tiltfile's directory.
+        self.local_deps = {m.name: (m.local.deps, PatternMatcher(m.local.ignore))
+                           for m in result.manifests if m.local is not None}
         global_patterns = [*read_dockerignore(os.path.join(self.root, ".tiltignore")), *result.watch_ignores]
         self.global_ignore = PatternMatcher(global_patterns)
         self.ephemeral = PatternMatcher(EPHEMERAL_PATTERNS)
@@ -35,6 +38,8 @@ class ProjectWatch:
     def roots(self) -> list[str]:
         dirs = {tf.target.context for tf in self.target_files.values() if tf.target.context != "-"}
         dirs |= {os.path.dirname(p) for p in self.config_files}
+        for deps, _ in self.local_deps.values():
+            dirs |= {d if os.path.isdir(d) else os.path.dirname(d) for d in deps}
         existing = sorted(d for d in dirs if os.path.isdir(d))
         # Nested roots are covered by their ancestors.
         return [d for d in existing if not any(d != o and d.startswith(o.rstrip("/") + "/") for o in existing)]
@@ -47,6 +52,8 @@ class ProjectWatch:
         if os.path.basename(path) == ".git":
             return True
         if any(cfg.startswith(path.rstrip("/") + "/") for cfg in self.config_files):
+            return False
+        if self._needed_by_local(path):
             return False
         rel = self._rel_to_root(path)
         if rel is not None and rel != "." and self.global_ignore.can_skip_dir(rel):
@@ -64,6 +71,27 @@ class ProjectWatch:
             if rel_ctx == "." or not tf.matcher().can_skip_dir(rel_ctx):
                 return False
         return True
+
+    def _needed_by_local(self, path: str) -> bool:
+        prefix = path.rstrip("/") + "/"
+        for deps, ignore in self.local_deps.values():
+            for dep in deps:
+                if dep.startswith(prefix) or dep == path:
+                    return True  # an ancestor of a dep, or the dep itself
+                if path.startswith(dep.rstrip("/") + "/"):
+                    rel = self._rel_to_root(path)
+                    if rel is None or not ignore.can_skip_dir(rel):
+                        return True
+        return False
+
+    def local_owns(self, resource: str, path: str) -> bool:
+        """Is `path` one of the deps of local resource `resource`?"""
+        deps, ignore = self.local_deps.get(resource, ((), None))
+        for dep in deps:
+            if path == dep or path.startswith(dep.rstrip("/") + "/"):
+                rel = self._rel_to_root(path)
+                return ignore is None or rel is None or not ignore.matches(rel)
+        return False
 
     def is_ignored_file(self, path: str) -> bool:
         """Globally ignored (never triggers anything but a config reload)."""
