@@ -2,6 +2,11 @@
 message.txt shows only after the container restarts (restart_container())."""
 import http.server
 import os
+import signal
+import sys
+
+# As PID 1 in its container, Python ignores SIGTERM unless asked: stop promptly.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 with open(os.path.join(os.path.dirname(__file__), "message.txt")) as f:
     MESSAGE = f.read()
