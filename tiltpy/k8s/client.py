@@ -129,26 +129,7 @@ class K8sClient:
     async def get_path_params(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         return (await self._request("GET", path, params=params)).json()
 
-    async def watch(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
-        """Yields watch events ({'type', 'object'}) until the server ends the stream."""
-        params = {**params, "watch": "1", "allowWatchBookmarks": "true"}
-        try:
-            async with self._http.stream("GET", path, params=params) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise ClusterError(_status_message(response))
-                async for line in response.aiter_lines():
-                    if line:
-                        yield json.loads(line)
-        except httpx.HTTPError as err:
-            raise ClusterError(f"watch of {path} broke: {err or type(err).__name__}") from None
-
-    async def stream_logs(self, namespace: str, pod: str, container: str,
-                          since_time: str = "") -> AsyncIterator[str]:
-        params = {"container": container, "follow": "true"}
-        if since_time:
-            params["sinceTime"] = since_time
-        path = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/log"
+    async def _stream_lines(self, path: str, params: dict[str, str], what: str) -> AsyncIterator[str]:
         try:
             async with self._http.stream("GET", path, params=params) as response:
                 if response.status_code >= 400:
@@ -157,7 +138,23 @@ class K8sClient:
                 async for line in response.aiter_lines():
                     yield line
         except httpx.HTTPError as err:
-            raise ClusterError(f"log stream of pod {pod} broke: {err or type(err).__name__}") from None
+            raise ClusterError(f"{what} broke: {err or type(err).__name__}") from None
+
+    async def watch(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """Yields watch events ({'type', 'object'}) until the server ends the stream."""
+        params = {**params, "watch": "1", "allowWatchBookmarks": "true"}
+        async for line in self._stream_lines(path, params, f"watch of {path}"):
+            if line:
+                yield json.loads(line)
+
+    async def stream_logs(self, namespace: str, pod: str, container: str,
+                          since_time: str = "") -> AsyncIterator[str]:
+        params = {"container": container, "follow": "true"}
+        if since_time:
+            params["sinceTime"] = since_time
+        path = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/log"
+        async for line in self._stream_lines(path, params, f"log stream of pod {pod}"):
+            yield line
 
 
 def _status_message(response: httpx.Response) -> str:
