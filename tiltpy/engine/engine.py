@@ -516,6 +516,10 @@ class Engine:
                      if self._watch.target_files[t.ref].owns(p)}
             if res.manifest.local is not None:
                 owned |= {p for p in other if self._watch.local_owns(res.name, p)}
+            if res.manifest.compose is not None and res.manifest.compose.bind_mounts:
+                # The container sees bind-mounted files directly: no build, no sync.
+                mounts = res.manifest.compose.bind_mounts
+                owned = {p for p in owned if not any(p == m or p.startswith(m.rstrip("/") + "/") for m in mounts)}
             if owned:
                 res.pending_files |= owned
                 res.wake.set()
