@@ -3,6 +3,7 @@ the registry push path, and `down` deleting exactly what was declared."""
 from __future__ import annotations
 
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -106,3 +107,35 @@ def test_default_registry_pushes_and_deploys_registry_ref(testbed: dict, tmp_pat
         down = tiltpy("down", cwd=project)
     assert down.returncode == 0
     assert subprocess.run(["kubectl", "get", "deployment", "tiltpy-e2e-push"], capture_output=True).returncode != 0
+
+
+def test_missing_cluster_is_a_clear_error(testbed: dict, tmp_path: Path) -> None:
+    """ci fails naming the cluster; up reports it and keeps running."""
+    import os
+
+    project = make_project(tmp_path / "nocluster", "tiltpy-e2e-nocluster", "sleep 3600")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: Config
+        current-context: docker-desktop
+        clusters: [{name: gone, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+        contexts: [{name: docker-desktop, context: {cluster: gone, user: nobody}}]
+        users: [{name: nobody, user: {token: x}}]
+        """))
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    result = subprocess.run([sys.executable, "-m", "tiltpy", "ci", "--timeout", "1m"], cwd=project,
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode != 0
+    assert "Kubernetes cluster unreachable" in result.stdout and "127.0.0.1:1" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+    up = subprocess.Popen([sys.executable, "-m", "tiltpy", "up", "--stream", "--port", "0"], cwd=project,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        time.sleep(6)
+        assert up.poll() is None, "up must keep running when the cluster is missing"
+    finally:
+        up.terminate()
+        out = up.communicate(timeout=30)[0]
+    assert "Kubernetes cluster unreachable" in out

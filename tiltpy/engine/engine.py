@@ -150,10 +150,8 @@ class Engine:
             for warning in self.result.warnings:
                 self.sink.log(TILTFILE, f"WARNING: {warning}")
             self._install(self.result.manifests)
-            await self._connect()
-            self._connected = True
-            for manifest in first_build_order([r.manifest for r in self.resources.values()]):
-                self._start_loop(self.resources[manifest.name])
+            if await self._connect_or_report():
+                self._start_all()
             if self.options.watch:
                 self._restart_watcher()
             if self.options.mode == "ci":
@@ -162,6 +160,30 @@ class Engine:
                 await asyncio.Event().wait()
         finally:
             await self.shutdown()
+
+    async def _connect_or_report(self) -> bool:
+        """Connect to Docker / the cluster / Compose as needed. `ci` fails at
+        once; `up` shows the problem on every resource and keeps running, so a
+        fix (or a Tiltfile edit) can retry."""
+        try:
+            await self._connect()
+        except EngineFailure as err:
+            if self.options.mode == "ci":
+                raise
+            self.sink.log(TILTFILE, f"ERROR: {err}")
+            self.sink.log(TILTFILE, "Resources wait; save the Tiltfile to retry the connection")
+            for res in self.resources.values():
+                res.update_status, res.update_error = "error", str(err)
+            self.changed()
+            return False
+        self._connected = True
+        return True
+
+    def _start_all(self) -> None:
+        for manifest in first_build_order([r.manifest for r in self.resources.values()]):
+            res = self.resources[manifest.name]
+            if res.task is None or res.task.done():
+                self._start_loop(res)
 
     def _install(self, manifests: list[Manifest]) -> None:
         for manifest in _enabled(manifests, self.options.only):
@@ -584,8 +606,7 @@ class Engine:
             if res is None:
                 res = ResourceState(manifest)
                 old[manifest.name] = res
-                if self._connected:
-                    await self._connect()
+                if self._connected and await self._connect_or_report():
                     self._start_loop(res)
             elif res.manifest != manifest:
                 res.manifest = manifest
@@ -593,6 +614,8 @@ class Engine:
                 res.wake.set()
         self.resources = {m.name: old[m.name] for m in new_manifests}
         self.sink.set_resources(list(self.resources))
+        if not self._connected and await self._connect_or_report():
+            self._start_all()
         self.changed()
 
     # -- ci -----------------------------------------------------------------
