@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("-f", "--file", default="Tiltfile")
     down.add_argument("--context", default="")
     sub.add_parser("version", help="print the version")
+    from tiltpy.cli.control import add_parsers
+
+    add_parsers(sub)  # trigger, logs, get, describe, enable, disable, args: talk to a running up
     alpha = sub.add_parser("alpha", help="experimental commands")
     alpha_sub = alpha.add_subparsers(dest="alpha_command", required=True)
     result = alpha_sub.add_parser("tiltfile-result", help="print the Tiltfile's manifests as JSON")
@@ -77,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                           resources=args.resources, tiltfile_args=tiltfile_args, context=args.context,
                           stream=getattr(args, "stream", True), timeout=getattr(args, "timeout", None),
                           update_mode=args.update_mode)
+        from tiltpy.cli.control import COMMANDS
+
+        if args.command in COMMANDS:
+            from tiltpy.cli.control import run_control
+
+            return run_control(args, tiltfile_args)
         if args.command == "down":
             from tiltpy.cli.down import run_down
 

@@ -5,30 +5,35 @@ from __future__ import annotations
 import asyncio
 import os
 
-from tiltpy import __version__
 from tiltpy.cli.common import load_and_report, load_options
+from tiltpy.cli.terminal import serve_ui
 from tiltpy.engine.engine import Engine, EngineFailure, EngineOptions
 from tiltpy.engine.logs import TILTFILE, LogSink
 from tiltpy.model.manifest import TiltfileResult
 
 
-async def _up(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], sink: LogSink) -> int:
-    sink.log(TILTFILE, f"tiltpy {__version__} — Ctrl-C to stop (deployments keep running)")
+async def _up(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], sink: LogSink,
+              port: int = 0, stream: bool = True) -> int:
+    async with serve_ui(sink, options.host, port, stream) as ui:  # web server + terminal display
+        sink.log(TILTFILE, ui.greeting())
 
-    async def reload(args: list[str]) -> TiltfileResult:
-        return await load_and_report(tiltfile, load_options("up", options.context_override, args), sink)
+        async def reload(args: list[str]) -> TiltfileResult:
+            return await load_and_report(tiltfile, load_options("up", options.context_override, args), sink)
 
-    result = await reload(tiltfile_args)
-    if result.error:
-        # Start with nothing but the Tiltfile's inputs watched; a fix loads it.
-        result = TiltfileResult(tiltfile=tiltfile, watched_files=result.watched_files or [tiltfile])
-    engine = Engine(result, options, sink, reload=reload, tiltfile_args=tiltfile_args)
-    try:
-        await engine.run()
-    except EngineFailure as err:
-        sink.log(TILTFILE, f"ERROR: {err}")
-        return 1
-    return 0
+        result = await reload(tiltfile_args)
+        error = result.error
+        if result.error:
+            # Start with nothing but the Tiltfile's inputs watched; a fix loads it.
+            result = TiltfileResult(tiltfile=tiltfile, watched_files=result.watched_files or [tiltfile])
+        engine = Engine(result, options, sink, reload=reload, tiltfile_args=tiltfile_args)
+        engine.tiltfile_error = error  # shown by the dashboard and the terminal until a fix loads
+        ui.attach(engine)
+        try:
+            await engine.run()
+        except EngineFailure as err:
+            sink.log(TILTFILE, f"ERROR: {err}")
+            return 1
+        return 0
 
 
 async def _ci(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], sink: LogSink,
@@ -56,7 +61,9 @@ def run_up(*, tiltfile: str, mode: str, host: str, port: int, resources: list[st
     try:
         if mode == "ci":
             return asyncio.run(_ci(tiltfile, options, tiltfile_args, sink, timeout))
-        return asyncio.run(_up(tiltfile, options, tiltfile_args, sink))
+        return asyncio.run(_up(tiltfile, options, tiltfile_args, sink, port=port, stream=stream))
     except KeyboardInterrupt:
         sink.log(TILTFILE, "Stopped. Deployed resources keep running; `tiltpy down` removes them.")
+        if not sink.stream:
+            sink.echo("Stopped. Deployed resources keep running; `tiltpy down` removes them.")
         return 0

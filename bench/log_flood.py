@@ -1,0 +1,185 @@
+"""A pod printing ~10 MB/s of logs: tiltpy's memory must stay bounded and
+its dashboard responsive.
+
+Runs `tiltpy up` (stdout to /dev/null: not a terminal, so every line is also
+formatted and written, the heavier path) on a small busybox project whose
+pod prints 200-character lines at about 10 MB/s for --seconds (default 60).
+Meanwhile it samples tiltpy's RSS every second from /proc/<pid>/status,
+times GET /api/view and GET /api/logs?tail=100, and keeps a dashboard
+websocket open, counting what it is sent. Prints JSON.
+
+    source /var/lib/testbed/env && python3 bench/log_flood.py [--seconds 60] [--port 10365]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+NAME = "tiltpy-bench-flood"
+# 5000 lines of 200 characters (1 MB) every 0.1 s: about 10 MB/s.
+COMMAND = ("yes $(printf %0200d 0) | head -n 5000 > /tmp/block; "
+           "while true; do cat /tmp/block; sleep 0.1; done")
+
+
+def make_project(root: Path) -> None:
+    (root / "Dockerfile").write_text("FROM busybox\nCOPY marker.txt /marker.txt\n")
+    (root / "marker.txt").write_text(f"flood {time.time_ns()}\n")
+    (root / "k8s.yaml").write_text(textwrap.dedent(f"""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {NAME}
+        spec:
+          selector:
+            matchLabels: {{app: {NAME}}}
+          template:
+            metadata:
+              labels: {{app: {NAME}}}
+            spec:
+              terminationGracePeriodSeconds: 1
+              containers:
+              - name: main
+                image: {NAME}-image
+                command: ["sh", "-c", "{COMMAND}"]
+        """))
+    (root / "Tiltfile").write_text(f"k8s_yaml('k8s.yaml')\ndocker_build('{NAME}-image', '.')\n")
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def timed_get(url: str) -> tuple[float, bytes]:
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=30) as response:
+        body = response.read()
+    return (time.perf_counter() - start) * 1000, body
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))], 1)
+
+
+async def watch_websocket(url: str, stop: threading.Event, stats: dict) -> None:
+    import websockets
+
+    async with websockets.connect(url, max_size=None) as ws:
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=1)
+            except asyncio.TimeoutError:
+                continue
+            msg = json.loads(raw)
+            stats["messages"] += 1
+            stats["bytes"] += len(raw)
+            stats["max_message_bytes"] = max(stats["max_message_bytes"], len(raw))
+            stats["lines"] += len(msg.get("logs", []))
+            stats["skipped"] += msg.get("skipped", 0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--port", type=int, default=10365)
+    args = parser.parse_args()
+    base = f"http://127.0.0.1:{args.port}"
+    workdir = Path(tempfile.mkdtemp(prefix="tiltpy-flood-"))
+    make_project(workdir)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    repo = Path(__file__).resolve().parents[1]
+    env["PYTHONPATH"] = str(repo) + os.pathsep + env.get("PYTHONPATH", "")
+    up = subprocess.Popen([sys.executable, "-m", "tiltpy", "up", "--port", str(args.port)], cwd=workdir,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    result: dict = {"seconds": args.seconds, "rate_target_mb_s": 10}
+    try:
+        # Wait until the pod is running and its lines arrive.
+        deadline = time.monotonic() + 300
+        seq0 = None
+        while time.monotonic() < deadline:
+            try:
+                _, body = timed_get(base + "/api/view")
+                view = json.loads(body)
+                res = {r["name"]: r for r in view["resources"]}.get(NAME)
+                if res and res["runtimeStatus"] == "ok":
+                    seq0 = view["session"]["logSeq"]
+                    break
+            except OSError:
+                pass
+            if up.poll() is not None:
+                raise SystemExit(f"tiltpy up exited: {up.stderr.read().decode() if up.stderr else ''}")
+            time.sleep(0.5)
+        if seq0 is None:
+            raise SystemExit("the flooding pod never became ready")
+        time.sleep(2)
+        result["rss_before_flood_mib"] = round(rss_kib(up.pid) / 1024, 1)
+
+        stop = threading.Event()
+        ws_stats = {"messages": 0, "bytes": 0, "max_message_bytes": 0, "lines": 0, "skipped": 0}
+        ws_thread = threading.Thread(target=lambda: asyncio.run(
+            watch_websocket(f"ws://127.0.0.1:{args.port}/ws", stop, ws_stats)), daemon=True)
+        ws_thread.start()
+
+        samples, view_ms, logs_ms = [], [], []
+        _, body = timed_get(base + "/api/logs?tail=1")
+        seq_start, t_start = json.loads(body)["lastSeq"], time.monotonic()
+        end = t_start + args.seconds
+        while time.monotonic() < end:
+            tick = time.monotonic()
+            samples.append(rss_kib(up.pid))
+            ms, _ = timed_get(base + "/api/view")
+            view_ms.append(ms)
+            ms, body = timed_get(base + "/api/logs?tail=100")
+            logs_ms.append(ms)
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        _, body = timed_get(base + "/api/logs?tail=1")
+        data = json.loads(body)
+        elapsed = time.monotonic() - t_start
+        lines = data["lastSeq"] - seq_start
+        stop.set()
+        ws_thread.join(5)
+        cpu = open(f"/proc/{up.pid}/stat").read().split(")")[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        result.update({
+            "lines_ingested": lines,
+            "lines_per_s": round(lines / elapsed),
+            "mb_per_s_ingested": round(lines * 201 / elapsed / 1e6, 2),
+            "peak_rss_mib": round(max(samples) / 1024, 1),
+            "rss_at_end_mib": round(samples[-1] / 1024, 1),
+            "vm_hwm_mib": round(rss_kib(up.pid, "VmHWM") / 1024, 1),
+            "api_view_ms": {"p50": pct(view_ms, 50), "p95": pct(view_ms, 95), "max": round(max(view_ms), 1)},
+            "api_logs_tail100_ms": {"p50": pct(logs_ms, 50), "p95": pct(logs_ms, 95), "max": round(max(logs_ms), 1)},
+            "websocket": {**ws_stats, "kib_per_s": round(ws_stats["bytes"] / 1024 / elapsed, 1)},
+            "tiltpy_cpu_seconds_total": round((int(cpu[11]) + int(cpu[12])) / ticks, 1),
+        })
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(30)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        subprocess.run([sys.executable, "-m", "tiltpy", "down"], cwd=workdir, env=env, capture_output=True)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
