@@ -165,7 +165,7 @@ class PodMonitor:
 
     def _evaluate(self) -> None:
         current = self._current_pods()
-        for pod in self._pods.values():
+        for pod in current:  # pods of older rollouts (or an earlier run) are not this resource's logs
             self._ensure_log_streams(pod)
         live = [p for p in current if not p["metadata"].get("deletionTimestamp")]
         newest = live[-1] if live else None
