@@ -6,7 +6,7 @@ import os
 
 from tiltpy.cli.common import load_and_report, load_options
 from tiltpy.compose.cli import ComposeCLI, ComposeFailure, ComposeUnavailable, detect as detect_compose
-from tiltpy.engine.local_runner import stop_recorded_serves
+from tiltpy.engine.local_runner import CommandFailure, run_capturing, stop_recorded_serves
 from tiltpy.engine.k8s_deploy import delete_objects
 from tiltpy.engine.logs import TILTFILE, LogSink
 from tiltpy.k8s.client import ClusterError, K8sClient
@@ -29,6 +29,15 @@ async def _down(tiltfile: str, context: str, tiltfile_args: list[str], sink: Log
         except (ComposeUnavailable, ComposeFailure) as err:
             sink.log(TILTFILE, f"ERROR: {err}")
             status = 1
+    for manifest in result.manifests:
+        custom = manifest.k8s.custom_deploy if manifest.k8s else None
+        if custom is not None and custom.delete_cmd:
+            try:
+                await run_capturing(custom.delete_cmd, custom.delete_dir, dict(custom.delete_env),
+                                    sink.logger(manifest.name))
+            except CommandFailure as err:
+                sink.log(manifest.name, f"ERROR: delete_cmd: {err}")
+                status = 1
     if not objects:
         return status
     try:

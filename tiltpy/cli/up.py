@@ -55,7 +55,10 @@ async def _ci(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], s
 def run_up(*, tiltfile: str, mode: str, host: str, port: int, resources: list[str], tiltfile_args: list[str],
            context: str, stream: bool, timeout: float | None, update_mode: str = "auto") -> int:
     sink = LogSink()
-    options = EngineOptions(mode=mode, host=host, only=resources, context_override=context,
+    # As in Tilt, resource names on the command line are Tiltfile args: they
+    # select resources unless the Tiltfile takes them with config.parse().
+    tiltfile_args = list(resources) + list(tiltfile_args)
+    options = EngineOptions(mode=mode, host=host, only=[], context_override=context,
                             update_mode=update_mode, watch=(mode == "up"))
     tiltfile = os.path.abspath(tiltfile)
     try:

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from tiltpy.build.docker_builder import BuildFailure, BuiltImage, DockerBuilder, DockerUnavailable, connect
+from tiltpy.build.custom_builder import CustomBuilder
 from tiltpy.engine import live_update
 from tiltpy.engine.k8s_deploy import DeployTarget, apply_objects, delete_objects, objects_to_apply, \
     resolve_deploy_target
 from tiltpy.engine.logs import TILTFILE, LogSink
 from tiltpy.compose.cli import ComposeCLI, ComposeFailure, ComposeUnavailable, detect as detect_compose
 from tiltpy.compose.monitor import ComposeMonitor
-from tiltpy.engine.local_runner import CommandFailure, ServeProcess, run_cmd
+from tiltpy.engine.local_runner import CommandFailure, ServeProcess, run_capturing, run_cmd
 from tiltpy.engine.pod_monitor import PodMonitor
 from tiltpy.engine.scheduling import enabled_with_deps, first_build_order
 from tiltpy.engine.resource import BuildRecord, ResourceState
@@ -32,7 +33,7 @@ from tiltpy.engine.update_plan import UpdatePlan, plan_update
 from tiltpy.k8s.client import ClusterError, K8sClient
 from tiltpy.k8s.cluster import shares_local_docker
 from tiltpy.k8s.connection import ClusterConnectionError, load_connection
-from tiltpy.k8s.objects import TEMPLATE_HASH_LABEL, object_id, pod_template
+from tiltpy.k8s.objects import TEMPLATE_HASH_LABEL, YamlError, object_id, parse_yaml_stream, pod_template
 from tiltpy.liveupdate.updaters import ContainerUpdater, DockerUpdater, ExecUpdater, RunFailure, UpdateFailure, \
     updater_kind
 from tiltpy.model.manifest import TRIGGER_MODE_MANUAL, Manifest, TiltfileResult
@@ -150,6 +151,7 @@ class Engine:
             for warning in self.result.warnings:
                 self.sink.log(TILTFILE, f"WARNING: {warning}")
             self._install(self.result.manifests)
+            self.sink.set_secrets(self.result.secret_replacements)
             if await self._connect_or_report():
                 self._start_all()
             if self.options.watch:
@@ -186,7 +188,7 @@ class Engine:
                 self._start_loop(res)
 
     def _install(self, manifests: list[Manifest]) -> None:
-        for manifest in _enabled(manifests, self.options.only):
+        for manifest in _enabled(manifests, self.options.only, self.result.enabled_resources):
             self.resources[manifest.name] = ResourceState(manifest)
         self.sink.set_resources(list(self.resources))
 
@@ -308,7 +310,8 @@ class Engine:
         steps = len(manifest.image_targets) + deploys
         try:
             for i, target in enumerate(manifest.image_targets, start=1):
-                log(f"STEP {i}/{steps} — Building Dockerfile: [{target.ref}]")
+                kind = "Custom Build" if target.custom_build is not None else "Building Dockerfile"
+                log(f"STEP {i}/{steps} — {kind}: [{target.ref}]")
                 res.images[target.ref] = await self._build_image(res, target.ref, log, force)
             if manifest.k8s:
                 log(f"STEP {steps}/{steps} — Deploying")
@@ -338,7 +341,16 @@ class Engine:
         target = manifest.image_target(ref)
         async with self._image_locks.setdefault(ref, asyncio.Lock()):
             deps = {dep: self.images[dep] for dep in target.image_deps}
-            built = await asyncio.to_thread(self.builder.build, target, deps, log, force)
+            if target.custom_build is not None:
+                registry = self.deploy_target.registry if self.deploy_target else ""
+                from_cluster = self.deploy_target.registry_from_cluster if self.deploy_target else ""
+                custom = CustomBuilder(self.builder.client, registry, from_cluster)
+                built = await asyncio.to_thread(custom.build, target, deps, log, force)
+                if target.custom_build.disable_push or target.custom_build.skips_local_docker:
+                    self.images[ref] = built
+                    return built
+            else:
+                built = await asyncio.to_thread(self.builder.build, target, deps, log, force)
             deployed_directly = manifest.k8s is not None and ref in manifest.k8s.image_refs
             if self.deploy_target and self.deploy_target.registry and deployed_directly:
                 built = await asyncio.to_thread(self.builder.push, built, self.deploy_target.registry,
@@ -354,6 +366,9 @@ class Engine:
 
     async def _deploy(self, res: ResourceState, log: Callable[[str], None]) -> None:
         assert self.k8s is not None and res.manifest.k8s is not None
+        if res.manifest.k8s.custom_deploy is not None:
+            await self._custom_deploy(res, log)
+            return
         objects = objects_to_apply(res.manifest, res.images)
         await apply_objects(self.k8s, objects, log)
         hashes: set[str] = set()
@@ -378,6 +393,40 @@ class Engine:
             await res.monitor.start()
         else:
             res.monitor.expect(hashes)
+
+    async def _custom_deploy(self, res: ResourceState, log: Callable[[str], None]) -> None:
+        """k8s_custom_deploy: the user's apply_cmd deploys and prints the YAML
+        it applied; we follow the pods of the workloads it names."""
+        assert self.k8s is not None and res.manifest.k8s is not None
+        spec = res.manifest.k8s.custom_deploy
+        assert spec is not None
+        env = dict(spec.apply_env)
+        for i, ref in enumerate(spec.image_deps):
+            built = res.images.get(ref) or self.images.get(ref)
+            if built is not None:
+                env[f"TILT_IMAGE_MAP_{i}"] = ref
+                env[f"TILT_IMAGE_{i}"] = built.cluster_ref
+        output = await run_capturing(spec.apply_cmd, spec.apply_dir, env, log)
+        try:
+            objects = parse_yaml_stream(output)
+        except YamlError as err:
+            raise CommandFailure(f"apply_cmd must print the YAML it applied: {err}") from None
+        selector, namespaces = "", []
+        for obj in objects:
+            labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            if pod_template(obj) is not None and labels:
+                selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+                namespaces.append(object_id(obj).namespace or self.k8s.namespace)
+                break
+        log(f"  apply_cmd reported {len(objects)} object(s)")
+        if not selector:
+            return
+        if res.monitor is None:
+            manifest = res.manifest
+            res.monitor = PodMonitor(self.k8s, manifest, namespaces, log=self.sink.logger(res.name, "runtime"),
+                                     on_change=lambda: self._on_runtime_change(res), host=self.options.host,
+                                     selector=selector)
+            await res.monitor.start()
 
     async def _deploy_compose(self, res: ResourceState, log: Callable[[str], None]) -> None:
         target = res.manifest.compose
@@ -592,7 +641,8 @@ class Engine:
         """Take a new Tiltfile result: update only resources whose definition changed."""
         old = self.resources
         self.result = result
-        new_manifests = _enabled(result.manifests, self.options.only)
+        self.sink.set_secrets(result.secret_replacements)
+        new_manifests = _enabled(result.manifests, self.options.only, result.enabled_resources)
         new_names = {m.name for m in new_manifests}
         for name in [n for n in old if n not in new_names]:
             res = old.pop(name)
@@ -666,8 +716,14 @@ def _never_deployed(res: ResourceState, deleted: set[str]) -> set[str]:
     return {p for p in deleted if p not in known and not any(k.startswith(p + "/") for k in known)}
 
 
-def _enabled(manifests: list[Manifest], only: list[str]) -> list[Manifest]:
+def _enabled(manifests: list[Manifest], only: list[str],
+             selected: list[str] | None = None) -> list[Manifest]:
+    """The CLI's resource names, or what the Tiltfile selected (config.parse,
+    set_enabled_resources); with their resource_deps."""
     try:
+        if selected is not None:
+            wanted = set(selected)
+            return [m for m in manifests if m.name in wanted]
         return enabled_with_deps(manifests, only)
     except KeyError as err:
         raise EngineFailure(str(err.args[0])) from None

@@ -13,6 +13,7 @@ from tiltpy.build.docker_builder import BuiltImage
 from tiltpy.build.dockerfile import ref_matches
 from tiltpy.k8s.client import ClusterError, K8sClient, NotFound
 from tiltpy.k8s.cluster import product_of, shares_local_docker
+from tiltpy.k8s.jsonpath import inject_images
 from tiltpy.k8s.objects import ImageInjection, inject, object_id, with_default_protocols
 from tiltpy.model.manifest import Manifest, TiltfileResult
 
@@ -72,7 +73,16 @@ def objects_to_apply(manifest: Manifest, images: dict[str, BuiltImage]) -> list[
                 command=target.entrypoint,
                 args=target.container_args,
             ))
-    return inject(list(manifest.k8s.objects), injections, manifest.name)
+    objects = inject(list(manifest.k8s.objects), injections, manifest.name)
+    if manifest.k8s.image_locators:
+        # k8s_kind(image_json_path=...): images named elsewhere than in pod specs.
+        for obj in objects:
+            for target in manifest.image_targets:
+                if target.ref in images:
+                    inject_images(obj, manifest.k8s.image_locators,
+                                  matches=functools.partial(ref_matches, target.ref),
+                                  new_ref=images[target.ref].cluster_ref)
+    return objects
 
 
 def apply_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -62,6 +62,23 @@ async def run_cmd(target: LocalTarget, log: Log) -> None:
         raise CommandFailure(f"cmd {shown!r} exited with code {code}")
 
 
+async def run_capturing(argv: tuple[str, ...], workdir: str, env: dict[str, str], log: Log) -> str:
+    """Run a command, log its stderr, return its stdout (k8s_custom_deploy's apply_cmd)."""
+    shown = argv[2] if list(argv[:2]) == ["sh", "-c"] else " ".join(argv)
+    log(f"Running: {shown}")
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=workdir or None, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=1 << 20)
+    stderr_task = asyncio.create_task(_pump(proc.stderr, log))
+    assert proc.stdout is not None
+    stdout = (await proc.stdout.read()).decode(errors="replace")
+    await stderr_task
+    code = await proc.wait()
+    if code != 0:
+        raise CommandFailure(f"{shown!r} exited with code {code}")
+    return stdout
+
+
 def _kill_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)

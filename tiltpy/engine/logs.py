@@ -186,8 +186,16 @@ class LogSink:
             self._listeners.remove(fn)
 
     # -- writing --------------------------------------------------------------
+    def set_secrets(self, replacements: dict[str, str]) -> None:
+        """Values (Kubernetes Secret data) to redact from every line (secret_settings)."""
+        # Longest first, so a value containing another is replaced whole.
+        self._secrets = sorted(replacements.items(), key=lambda kv: -len(kv[0]))
+
     def log(self, resource: str, text: str, source: str = "build") -> None:
         text = text.rstrip("\r\n")
+        for value, replacement in getattr(self, "_secrets", ()):
+            if value in text:
+                text = text.replace(value, replacement)
         if len(text) > self._max_line:
             text = text[: self._max_line] + f" … [line cut: {len(text) - self._max_line} more characters]"
         with self._lock:

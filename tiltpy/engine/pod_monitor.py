@@ -62,8 +62,12 @@ def pod_problem(pod: dict[str, Any]) -> str:
 
 class PodMonitor:
     def __init__(self, client: K8sClient, manifest: Manifest, namespaces: list[str], *,
-                 log: Callable[[str], None], on_change: Callable[[], None], host: str) -> None:
+                 log: Callable[[str], None], on_change: Callable[[], None], host: str,
+                 selector: str = "") -> None:
         self.client = client
+        # Our own label on the pods we deployed; k8s_custom_deploy's pods carry
+        # only their workload's labels, so the caller passes those instead.
+        self.selector = selector or f"{RESOURCE_LABEL}={manifest.name}"
         self.manifest = manifest
         self.namespaces = namespaces or [client.namespace]
         self.log = log
@@ -111,7 +115,7 @@ class PodMonitor:
         self._evaluate()
 
     async def _watch(self, namespace: str) -> None:
-        selector = f"{RESOURCE_LABEL}={self.manifest.name}"
+        selector = self.selector
         path = f"/api/v1/namespaces/{namespace}/pods"
         while True:
             try:

@@ -285,6 +285,7 @@ class TiltfileResult:
     # config.parse() was not called, plus their resource_deps); None: all.
     enabled_resources: list[str] | None = None
     secrets: list[str] = field(default_factory=list)  # values to scrub from logs (empty: secret_settings(disable_scrub=True))
+    secret_replacements: dict[str, str] = field(default_factory=dict)  # value -> "[redacted secret name:key]"
     docker_prune: DockerPruneSettings = field(default_factory=lambda: DockerPruneSettings())
     k8s_server_side_apply: str = "auto"  # update_settings(k8s_server_side_apply=)
     version_check_updates: bool = True

@@ -30,6 +30,19 @@ from tiltpy.model.manifest import (
     RestartContainer,
     TiltfileResult,
 )
+from tiltpy.tiltfile.builtins._assembly import (
+    custom_deploy_image_refs,
+    explicit_image_deps,
+    extra,
+    finish_result,
+    is_kind_workload,
+    kind_readiness,
+    locator_images,
+    locators_for,
+    resolved_custom_deploy,
+    resource_names,
+    suppressed_image_warning,
+)
 from tiltpy.tiltfile.errors import TiltfileError
 from tiltpy.tiltfile.state import K8sResourceCall, TiltfileState
 
@@ -49,6 +62,8 @@ class _Draft:
     auto_init: bool = True
     pod_readiness: str = ""
     extra_pod_selectors: list[dict[str, str]] = field(default_factory=list)
+    custom_deploy: Any = None  # k8s_extra.CustomDeployCall for k8s_custom_deploy() resources
+    discovery_strategy: str = ""
 
 
 def resolve_image_deps(targets: list[ImageTarget]) -> list[ImageTarget]:
@@ -61,6 +76,7 @@ def resolve_image_deps(targets: list[ImageTarget]) -> list[ImageTarget]:
             for other in targets:
                 if other.ref != target.ref and ref_matches(other.ref, image_ref.ref) and other.ref not in deps:
                     deps.append(other.ref)
+        deps += [d for d in explicit_image_deps(target, targets) if d not in deps]  # custom_build(image_deps=)
         resolved.append(dataclasses.replace(target, image_deps=tuple(deps)))
     by_ref = {t.ref: t for t in resolved}
     try:
@@ -71,9 +87,9 @@ def resolve_image_deps(targets: list[ImageTarget]) -> list[ImageTarget]:
     return [by_ref[ref] for ref in order]
 
 
-def _images_used(obj: dict[str, Any], targets: list[ImageTarget]) -> list[str]:
+def _images_used(obj: dict[str, Any], targets: list[ImageTarget], state: TiltfileState | None = None) -> list[str]:
     used = []
-    images = container_images(obj)
+    images = container_images(obj) + (locator_images(state, obj) if state is not None else [])  # + k8s_kind paths
     env_values = [env.get("value") for c in iter_containers(obj) for env in (c.get("env") or [])
                   if isinstance(env, dict) and isinstance(env.get("value"), str)]
     for target in targets:
@@ -98,8 +114,9 @@ def _unique_names(objects: list[dict[str, Any]]) -> list[str]:
 
 
 def _split_workloads(state: TiltfileState, targets: list[ImageTarget]) -> tuple[list[_Draft], list[dict[str, Any]]]:
-    workloads = [o for o in state.k8s_objects if _images_used(o, targets) or pod_template(o) is not None]
-    names = _unique_names(workloads)
+    workloads = [o for o in state.k8s_objects
+                 if _images_used(o, targets, state) or pod_template(o) is not None or is_kind_workload(state, o)]
+    names = resource_names(state, workloads, _unique_names)  # workload_to_resource_function, else Tilt's names
     drafts = [_Draft(name=n, objects=[w], original_name=n) for n, w in zip(names, workloads)]
     rest = []
     for obj in state.k8s_objects:
@@ -166,6 +183,8 @@ def _apply_resource_call(call: K8sResourceCall, drafts: list[_Draft], rest: list
         draft.pod_readiness = call.pod_readiness
     if call.extra_pod_selectors is not None:
         draft.extra_pod_selectors = list(call.extra_pod_selectors)
+    if call.discovery_strategy:
+        draft.discovery_strategy = call.discovery_strategy
 
 
 def _with_bases(used: list[str], ordered: list[ImageTarget]) -> tuple[ImageTarget, ...]:
@@ -232,6 +251,8 @@ def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], man
 def assemble(state: TiltfileState, result: TiltfileResult) -> None:
     targets = resolve_image_deps(state.image_targets)
     drafts, rest = _split_workloads(state, targets)
+    drafts = [_Draft(name=c.name, objects=[], original_name=c.name, custom_deploy=c)
+              for c in extra(state).custom_deploys] + drafts  # k8s_custom_deploy() resources come first, as in Tilt
     for call in state.k8s_resource_calls:
         _apply_resource_call(call, drafts, rest)
 
@@ -241,11 +262,12 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
                                   trigger_mode=state.default_trigger_mode, source_order=-1))
     consumed: set[str] = set()
     for order, draft in enumerate(drafts):
-        used = [ref for obj in draft.objects for ref in _images_used(obj, targets)]
-        images = _with_bases(used, targets)
+        used = [ref for obj in draft.objects for ref in _images_used(obj, targets, state)]
+        deploy_refs = custom_deploy_image_refs(state, draft.custom_deploy, targets) if draft.custom_deploy else []
+        images = _with_bases(used + deploy_refs, targets)
         consumed.update(t.ref for t in images)
-        has_pods = any(pod_template(o) is not None for o in draft.objects)
-        readiness = draft.pod_readiness or ("wait" if has_pods else "ignore")
+        has_pods = any(pod_template(o) is not None for o in draft.objects) or draft.custom_deploy is not None
+        readiness = draft.pod_readiness or kind_readiness(state, draft.objects) or ("wait" if has_pods else "ignore")
         for image in images:
             if any(isinstance(step, RestartContainer) for step in image.live_update):
                 raise TiltfileError(
@@ -260,6 +282,9 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
                 port_forwards=tuple(draft.port_forwards),
                 pod_readiness=readiness,
                 extra_pod_selectors=tuple(tuple(sorted(s.items())) for s in draft.extra_pod_selectors),
+                image_locators=locators_for(state, draft.objects),
+                custom_deploy=resolved_custom_deploy(draft.custom_deploy, deploy_refs) if draft.custom_deploy else None,
+                discovery_strategy=draft.discovery_strategy,
             ),
             resource_deps=tuple(draft.resource_deps),
             labels=tuple(draft.labels),
@@ -282,7 +307,7 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
                 raise TiltfileError(f'resource "{manifest.name}": resource_deps names unknown resource "{dep}" '
                                     f"(known: {', '.join(sorted(names))})")
     for target in targets:
-        if target.ref not in consumed:
+        if target.ref not in consumed and not suppressed_image_warning(state, target.ref):
             result.warnings.append(
                 f"Image not used in any Kubernetes config: {target.ref}. Check that a container's image: "
                 "field names it exactly (tags must match if docker_build's ref has one)")
@@ -302,3 +327,4 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
     result.watch_ignores = list(state.watch_ignores)
     result.max_parallel_updates = state.max_parallel_updates
     result.k8s_upsert_timeout_secs = state.k8s_upsert_timeout_secs
+    finish_result(state, result)  # settings, config (enabled resources), secrets

@@ -34,14 +34,24 @@ def _dialect() -> sl.Dialect:
 
 @dataclass
 class FileContext:
-    """The file a builtin was called from."""
+    """The file whose module a builtin is bound to (`path`), and the file
+    executing now: relative paths resolve against the executing file, as in
+    Tilt (a function defined in a loaded file but called later from the
+    Tiltfile resolves against the Tiltfile's directory)."""
 
     state: TiltfileState
     path: str
 
     @property
+    def executing(self) -> str:
+        loader = self.state.loader
+        if loader is not None and loader.loading:
+            return loader.loading[-1]
+        return self.path
+
+    @property
     def dir(self) -> str:
-        return os.path.dirname(self.path)
+        return os.path.dirname(self.executing)
 
     def abspath(self, path: str) -> str:
         return os.path.normpath(os.path.join(self.dir, os.path.expanduser(path)))
@@ -65,7 +75,7 @@ class _Evaluator:
                 module[name] = value
             prelude.append(getattr(builtin_module, "PRELUDE", ""))
         module["__file__"] = path
-        module["__name__"] = "__main__" if path == self.state.tiltfile else path
+        module["__name__"] = "__main__" if path == self.state.tiltfile else os.path.basename(path)
         sl.eval(module, sl.parse("<tiltpy prelude>", "\n".join(prelude), _dialect()), _GLOBALS)
         return module
 
@@ -74,7 +84,7 @@ class _Evaluator:
             return self.cache[path]
         if path in self.loading:
             cycle = " -> ".join(self.loading + [path])
-            raise TiltfileError(f"cycle in load(): {cycle}")
+            raise TiltfileError(f"Circular load: {path} (cycle in load(): {cycle})")
         try:
             with open(path, encoding="utf-8") as f:
                 source = f.read()
@@ -91,11 +101,16 @@ class _Evaluator:
             self.loading.pop()
         frozen = module.freeze()
         self.cache[path] = frozen
+        from tiltpy.tiltfile.builtins.extensions import after_file
+
+        after_file(FileContext(self.state, path), frozen, source)
         return frozen
 
     def _load(self, from_dir: str, spec: str) -> sl.FrozenModule:
         if spec.startswith("ext://"):
-            raise TiltfileError(f"load({spec!r}): extensions are not supported yet")
+            from tiltpy.tiltfile.builtins.extensions import resolve_extension
+
+            return self.run_file(resolve_extension(self.state, spec))
         return self.run_file(os.path.normpath(os.path.join(from_dir, spec)))
 
 
@@ -116,7 +131,7 @@ def _display_name(registered: str) -> str:
     if not registered.startswith("_"):
         return registered
     name = registered[1:]
-    for prefix in ("os_path_", "os_", "sys_", "shlex_"):
+    for prefix in ("os_path_", "os_", "sys_", "shlex_", "config_"):
         if name.startswith(prefix):
             return prefix.replace("_", ".") + name[len(prefix):]
     return name
@@ -129,7 +144,26 @@ def format_starlark_error(err: BaseException) -> str:
     """The interpreter's message names file:line:col and shows the source line;
     drop the Python exception class names that would only confuse."""
     text = str(err).rstrip()
-    return _PY_EXC.sub("error: ", text)
+    return _PY_EXC.sub("error: ", _without_prelude_frames(text))
+
+
+def _without_prelude_frames(text: str) -> str:
+    """Builtins wrapped by the prelude (local, load_dynamic, ...) would show
+    its frames and source; the user's call site is the frame before them."""
+    lines = text.split("\n")
+    out: list[str] = []
+    skip_source = False
+    for line in lines:
+        if skip_source:
+            skip_source = False
+            continue
+        if line.startswith("  * <tiltpy prelude>"):
+            skip_source = True
+            continue
+        if line.lstrip().startswith("--> <tiltpy prelude>"):
+            break
+        out.append(line)
+    return "\n".join(out).rstrip()
 
 
 def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResult:
@@ -138,6 +172,7 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
     path = os.path.abspath(path)
     state = TiltfileState(tiltfile=path, options=options or LoadOptions())
     evaluator = _Evaluator(state)
+    state.loader = evaluator
     result = TiltfileResult(tiltfile=path)
     try:
         if not os.path.exists(path):
@@ -148,13 +183,15 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
         exit_code = _exit_code(err)
         if exit_code is None:
             result.error = format_starlark_error(err)
-        elif exit_code != 0:
-            result.error = f"Tiltfile called exit({exit_code})"
         else:
+            # exit() stops the Tiltfile without an error (Tilt's semantics):
+            # what was declared before it is loaded.
             try:
                 assemble.assemble(state, result)
             except TiltfileError as assembly_err:
                 result.error = str(assembly_err)
+            except sl.StarlarkError as assembly_err:
+                result.error = format_starlark_error(assembly_err)
     except TiltfileError as err:
         result.error = str(err)
     result.watched_files = list(state.watched_files)

@@ -22,6 +22,7 @@ class K8sResourceCall:
     links: list[Any] | None
     labels: list[str] | None
     where: str  # file that made the call, for error messages
+    discovery_strategy: str = ""  # "" | "default" | "selectors-only"
 
 
 @dataclass
@@ -101,6 +102,24 @@ class TiltfileState:
         path = os.path.abspath(path)
         if path not in self.watched_files:
             self.watched_files.append(path)
+            if os.path.isdir(path):
+                self._watch_tree(path)
+
+    def _watch_tree(self, root: str, limit: int = 500) -> None:
+        """A directory is watched recursively (watch_file(dir), listdir(recursive=True),
+        helm, kustomize): its files are listed too, so editing one reloads the Tiltfile."""
+        known = set(self.watched_files)
+        added = 0
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            for name in sorted(filenames):
+                if added >= limit:
+                    return
+                file_path = os.path.join(dirpath, name)
+                if file_path not in known:
+                    self.watched_files.append(file_path)
+                    known.add(file_path)
+                    added += 1
 
     def log(self, line: str) -> None:
         self.logs.append(line)

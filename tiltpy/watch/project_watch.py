@@ -104,8 +104,9 @@ class ProjectWatch:
     def split(self, paths: Iterable[str]) -> tuple[set[str], set[str]]:
         """(config files changed, other changed files that are not ignored)."""
         config, other = set(), set()
+        config_dirs = [d.rstrip("/") + "/" for d in self.config_files if os.path.isdir(d)]
         for path in paths:
-            if path in self.config_files:
+            if path in self.config_files or any(path.startswith(d) for d in config_dirs):
                 config.add(path)
             elif path and not self.is_ignored_file(path) and "/.git/" not in path + "/":
                 other.add(path)

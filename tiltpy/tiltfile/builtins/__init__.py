@@ -3,6 +3,21 @@
 CONSTANTS and a Starlark PRELUDE that builds namespaces such as `os.path`."""
 from __future__ import annotations
 
-from tiltpy.tiltfile.builtins import compose, core, docker, k8s, live_update, local, os_sys
+from tiltpy.tiltfile.builtins import (
+    compose,
+    config,
+    core,
+    custom_build,
+    data,
+    docker,
+    extensions,
+    k8s,
+    k8s_extra,
+    live_update,
+    local,
+    os_sys,
+    settings,
+)
 
-ALL_BUILTIN_MODULES = (core, docker, k8s, live_update, os_sys, local, compose)
+ALL_BUILTIN_MODULES = (core, docker, k8s, live_update, os_sys, local, compose, data, config, settings, k8s_extra,
+                       custom_build, extensions)

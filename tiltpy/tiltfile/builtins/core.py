@@ -6,7 +6,7 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
-from tiltpy.tiltfile.values import as_bool, as_command, as_int, as_str, as_str_dict
+from tiltpy.tiltfile.values import as_bool, as_str
 
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
@@ -39,10 +39,14 @@ def warn(ctx: FileContext, msg: str) -> None:
     ctx.state.log(f"WARNING: {msg}")
 
 
-def exit_(ctx: FileContext, code: Any = 0) -> None:
-    if code is None:
-        code = 0
-    raise TiltfileExit(as_int("exit", "code", code))
+def exit_(ctx: FileContext, code: Any = None) -> None:
+    """Tilt's exit(): log str(code) (when given) and stop without an error;
+    what was declared so far is loaded."""
+    if code is not None:
+        text = code if isinstance(code, str) else _repr(code)
+        if text:
+            ctx.state.log(text)
+    raise TiltfileExit(0)
 
 
 def blob(ctx: FileContext, contents: str) -> str:
@@ -68,37 +72,59 @@ def watch_file(ctx: FileContext, file_path: str) -> None:
 def local(
     ctx: FileContext,
     command: Any,
-    quiet: bool = False,
+    quiet: Any = False,
     command_bat: Any = "",
-    echo_off: bool = False,
+    echo_off: Any = False,
     env: Any = None,
-    dir: str = "",
+    dir: Any = "",
     stdin: Any = None,
+    environ: Any = None,
 ) -> str:
-    argv = as_command("local", "command", command)
+    """Registered as `_local`; the prelude's local() passes the file's
+    os.environ so writes to it reach the command."""
+    from tiltpy.tiltfile.builtins._common import check_k8s_context_allowed, command_dir, command_display, \
+        env_dict, go_quote, to_command
+    from tiltpy.tiltfile.builtins.os_sys import sync_environ
+
+    sync_environ(ctx, environ)
+    argv = to_command("local", "command", command)
+    to_command("local", "command_bat", command_bat)  # Windows only: checked, not used here
     if not argv:
         raise TiltfileError('local: for parameter "command": empty command')
     quiet = as_bool("local", "quiet", quiet)
     echo_off = as_bool("local", "echo_off", echo_off)
-    extra_env = as_str_dict("local", "env", env)
-    workdir = ctx.abspath(as_str("local", "dir", dir)) if dir else ctx.dir
+    extra_env = env_dict("local", "env", env)
+    workdir = command_dir(ctx, "local", "dir", dir)
     stdin_text = None if stdin is None else as_str("local", "stdin", stdin)
-    shown = argv[2] if argv[:2] == ["sh", "-c"] else " ".join(argv)
+    check_k8s_context_allowed(ctx, "local")
+    shown = command_display(argv)
     if not echo_off:
         ctx.state.log(f"local: {shown}")
-    proc = subprocess.run(
-        argv, cwd=workdir, env={**os.environ, **extra_env}, input=stdin_text,
-        capture_output=True, text=True,
-    )
+    try:
+        proc = subprocess.run(
+            argv, cwd=workdir, env={**os.environ, **extra_env}, input=stdin_text,
+            stdin=None if stdin_text is not None else subprocess.DEVNULL,
+            capture_output=True, text=True, errors="replace",
+        )
+    except OSError as err:
+        raise TiltfileError(f"local: command {go_quote(shown)} failed.\nerror: {err}") from None
     if not quiet:
         for line in (proc.stdout + proc.stderr).splitlines():
             ctx.state.log(f" → {line}")
+        if not echo_off and not proc.stdout and not proc.stderr and proc.returncode == 0:
+            ctx.state.log(" → [no output]")
     if proc.returncode != 0:
-        raise TiltfileError(
-            f'local: command "{shown}" failed.\nerror: exit status {proc.returncode}'
-            f"\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        )
+        message = f"local: command {go_quote(shown)} failed.\nerror: exit status {proc.returncode}"
+        if quiet:
+            message += f"\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        raise TiltfileError(message)
     return ctx.state.blob(proc.stdout)
+
+
+PRELUDE = """
+def local(command, quiet = False, command_bat = "", echo_off = False, env = {}, dir = "", stdin = None):
+    return _local(command, quiet, command_bat, echo_off, env, dir, stdin, _os_environ_dict)
+"""
 
 
 BUILTINS = {
@@ -108,5 +134,5 @@ BUILTINS = {
     "blob": blob,
     "read_file": read_file,
     "watch_file": watch_file,
-    "local": local,
+    "_local": local,
 }

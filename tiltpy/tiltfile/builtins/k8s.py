@@ -156,6 +156,7 @@ def k8s_resource(
             links=None if links is None else [parse_link(name, link) for link in _list_of(links)],
             labels=None if labels is None else parse_labels(name, labels),
             where=ctx.path,
+            discovery_strategy=strategy,
         )
     )
 
@@ -181,7 +182,13 @@ def allow_k8s_contexts(ctx: FileContext, contexts: Any) -> None:
 
 
 def default_registry(ctx: FileContext, host: Any, host_from_cluster: Any = None, single_name: Any = "") -> None:
-    ctx.state.default_registry = as_str("default_registry", "host", host, allow_none=False)
+    if ctx.state.default_registry:
+        raise TiltfileError("default registry already defined")
+    host = as_str("default_registry", "host", host, allow_none=False)
+    if not host or not re.match(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?(/[a-z0-9._/-]+)?$", host):
+        raise TiltfileError(f"validating defaultRegistry: host: Invalid value: {host!r}: "
+                            "must be a registry host[:port] with an optional path, e.g. localhost:5000 or gcr.io/project")
+    ctx.state.default_registry = host
     ctx.state.default_registry_from_cluster = as_str("default_registry", "host_from_cluster", host_from_cluster)
     ctx.state.default_registry_single_name = as_str("default_registry", "single_name", single_name)
 
@@ -195,7 +202,11 @@ def k8s_namespace(ctx: FileContext) -> str:
 
 
 def trigger_mode(ctx: FileContext, trigger_mode: Any) -> None:
+    called_at = ctx.state.extra.get("trigger_mode_called_at")
+    if called_at:
+        raise TiltfileError(f"trigger_mode can only be called once. It was already called at {called_at}")
     ctx.state.default_trigger_mode = parse_trigger_mode("trigger_mode", trigger_mode)
+    ctx.state.extra["trigger_mode_called_at"] = ctx.executing
 
 
 def update_settings(ctx: FileContext, max_parallel_updates: Any = None, k8s_upsert_timeout_secs: Any = None,
@@ -229,6 +240,6 @@ BUILTINS = {
     "k8s_context": k8s_context,
     "k8s_namespace": k8s_namespace,
     "trigger_mode": trigger_mode,
-    "update_settings": update_settings,
+    # update_settings lives in settings.py (with the other settings builtins)
 }
 CONSTANTS = {"TRIGGER_MODE_AUTO": TRIGGER_MODE_AUTO, "TRIGGER_MODE_MANUAL": TRIGGER_MODE_MANUAL}

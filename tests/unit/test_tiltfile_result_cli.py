@@ -1,0 +1,66 @@
+"""`tiltpy alpha tiltfile-result`: Tilt's top-level shape, args after `--`,
+exit code 5 with the error on stderr."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tiltpy.cli.main import main
+
+
+def _write(root: Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_prints_manifests_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, "Dockerfile", "FROM busybox\n")
+    _write(tmp_path, "k.yml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n"
+           "  selector: {matchLabels: {app: app}}\n  template:\n    metadata: {labels: {app: app}}\n"
+           "    spec: {containers: [{name: c, image: app-image}]}\n")
+    _write(tmp_path, "Tiltfile", """
+config.define_string('mode')
+cfg = config.parse()
+print('mode', cfg.get('mode'), config.tilt_subcommand)
+k8s_yaml('k.yml')
+docker_build('app-image', '.', live_update=[sync('.', '/app')])
+k8s_resource('app', port_forwards=8000, labels=['web'], links=['http://localhost:8000'])
+""")
+    code = main(["alpha", "tiltfile-result", "-f", str(tmp_path / "Tiltfile"), "--", "--mode", "fast"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    data = json.loads(out.out)
+    [manifest] = data["Manifests"]
+    assert manifest["Name"] == "app"
+    assert manifest["ImageTargets"][0]["Ref"] == "app-image"
+    assert manifest["ImageTargets"][0]["Context"] == str(tmp_path)
+    assert manifest["ImageTargets"][0]["LiveUpdate"][0] == {"Step": "Sync", "LocalPath": str(tmp_path),
+                                                            "RemotePath": "/app"}
+    assert manifest["K8s"]["Objects"][0]["kind"] == "Deployment"
+    assert manifest["K8s"]["PortForwards"][0]["LocalPort"] == 8000
+    assert manifest["Labels"] == ["web"] and manifest["Links"][0]["Url"] == "http://localhost:8000"
+    assert data["EnabledManifests"] == ["app"]
+    assert str(tmp_path / "Tiltfile") in data["ConfigFiles"]
+    assert data["ConfigValues"] == {"mode": "fast"}
+    assert data["UpdateSettings"]["MaxParallelUpdates"] == 3 and data["Error"] is None
+    for key in ("Warnings", "FeatureFlags", "TeamID", "Secrets", "DockerPruneSettings", "VersionSettings",
+                "WatchSettings", "DefaultRegistry", "CISettings"):
+        assert key in data
+
+
+def test_tiltfile_error_exits_5(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, "Tiltfile", "print('before')\nfail('broken on purpose')\n")
+    code = main(["alpha", "tiltfile-result", "-f", str(tmp_path / "Tiltfile")])
+    out = capsys.readouterr()
+    assert code == 5
+    assert out.out == ""
+    assert "broken on purpose" in out.err and "before" in out.err
+
+
+def test_subcommand_is_alpha_tiltfile_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, "Tiltfile", "print(config.tilt_subcommand)\n")
+    assert main(["alpha", "tiltfile-result", "-f", str(tmp_path / "Tiltfile")]) == 0
+    capsys.readouterr()
