@@ -20,11 +20,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
+from tests.k8s_yaml import deployment  # noqa: E402
+
+_testbed_env()
 
 NAME = "tiltpy-bench-flood"
 # 5000 lines of 200 characters (1 MB) every 0.1 s: about 10 MB/s.
@@ -35,24 +40,7 @@ COMMAND = ("yes $(printf %0200d 0) | head -n 5000 > /tmp/block; "
 def make_project(root: Path) -> None:
     (root / "Dockerfile").write_text("FROM busybox\nCOPY marker.txt /marker.txt\n")
     (root / "marker.txt").write_text(f"flood {time.time_ns()}\n")
-    (root / "k8s.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {NAME}
-        spec:
-          selector:
-            matchLabels: {{app: {NAME}}}
-          template:
-            metadata:
-              labels: {{app: {NAME}}}
-            spec:
-              terminationGracePeriodSeconds: 1
-              containers:
-              - name: main
-                image: {NAME}-image
-                command: ["sh", "-c", "{COMMAND}"]
-        """))
+    (root / "k8s.yaml").write_text(deployment(NAME, f"{NAME}-image", COMMAND))
     (root / "Tiltfile").write_text(f"k8s_yaml('k8s.yaml')\ndocker_build('{NAME}-image', '.')\n")
 
 

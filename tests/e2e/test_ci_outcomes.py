@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.k8s_yaml import deployment
 from tests.e2e.harness import kubectl_json, tiltpy
 
 pytestmark = pytest.mark.e2e
@@ -20,25 +21,8 @@ def make_project(root: Path, name: str, command: str, *, extra_tiltfile: str = "
     root.mkdir(parents=True, exist_ok=True)
     (root / "Dockerfile").write_text("FROM busybox\nCOPY marker.txt /marker.txt\n")
     (root / "marker.txt").write_text(f"{name} {time.time_ns()}\n")
-    probe = textwrap.indent(readiness, " " * 8) if readiness else ""
-    (root / "k8s.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {name}
-        spec:
-          selector:
-            matchLabels: {{app: {name}}}
-          template:
-            metadata:
-              labels: {{app: {name}}}
-            spec:
-              terminationGracePeriodSeconds: 1
-              containers:
-              - name: main
-                image: {name}-image
-                command: ["sh", "-c", "{command}"]
-        """) + probe + extra_yaml)
+    probe = textwrap.indent(readiness, " " * 10) if readiness else ""
+    (root / "k8s.yaml").write_text(deployment(name, f"{name}-image", command, extra=probe) + extra_yaml)
     (root / "Tiltfile").write_text(textwrap.dedent(f"""\
         k8s_yaml('k8s.yaml')
         docker_build('{name}-image', '.')

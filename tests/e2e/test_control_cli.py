@@ -18,6 +18,7 @@ from typing import Callable
 
 import pytest
 
+from tests.k8s_yaml import deployment
 from tests.e2e.harness import Up, tiltpy
 
 pytestmark = pytest.mark.e2e
@@ -27,24 +28,7 @@ A, B = "tiltpy-e2e-ctl-a", "tiltpy-e2e-ctl-b"
 
 
 def _deployment(name: str, image: str, command: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {name}
-        spec:
-          selector:
-            matchLabels: {{app: {name}}}
-          template:
-            metadata:
-              labels: {{app: {name}}}
-            spec:
-              terminationGracePeriodSeconds: 1
-              containers:
-              - name: main
-                image: {image}
-                command: ["sh", "-c", "{command}"]
-        """)
+    return deployment(name, image, command)
 
 
 def make_project(root: Path) -> Path:

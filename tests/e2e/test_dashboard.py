@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import websockets
 
+from tests.k8s_yaml import deployment
 from tests.e2e.harness import REPO, Up, tiltpy
 
 pytestmark = pytest.mark.e2e
@@ -33,24 +34,7 @@ def make_project(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "Dockerfile").write_text("FROM busybox\nCOPY marker.txt /marker.txt\n")
     (root / "marker.txt").write_text(f"dash {time.time_ns()}\n")
-    (root / "k8s.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {NAME}
-        spec:
-          selector:
-            matchLabels: {{app: {NAME}}}
-          template:
-            metadata:
-              labels: {{app: {NAME}}}
-            spec:
-              terminationGracePeriodSeconds: 1
-              containers:
-              - name: main
-                image: tiltpy-e2e-dash-image
-                command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo dash-tick $i; sleep 1; done"]
-        """))
+    (root / "k8s.yaml").write_text(deployment(NAME, "tiltpy-e2e-dash-image", "i=0; while true; do i=$((i+1)); echo dash-tick $i; sleep 1; done"))
     (root / "Tiltfile").write_text(textwrap.dedent(f"""\
         k8s_yaml('k8s.yaml')
         docker_build('tiltpy-e2e-dash-image', '.')

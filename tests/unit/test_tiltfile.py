@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.k8s_yaml import DEPLOYMENT
 from tiltpy.model.manifest import (
     TRIGGER_MODE_MANUAL,
     UNCATEGORIZED,
@@ -18,22 +19,7 @@ from tiltpy.model.manifest import (
 )
 from tiltpy.tiltfile.loader import LoadOptions, load_tiltfile
 
-DEPLOYMENT = """
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-        - name: main
-          image: {image}
-"""
+
 SERVICE = """
 apiVersion: v1
 kind: Service

@@ -7,26 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.k8s_yaml import DEPLOYMENT
 from tiltpy.model.manifest import TiltfileResult
 from tiltpy.tiltfile.loader import load_tiltfile
 from tiltpy.tiltfile.state import LoadOptions
 
-DEPLOYMENT = """
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-        - name: main
-          image: {image}
-"""
+
 
 
 class Project:

@@ -192,6 +192,22 @@ class _HostCheck:
         await self.app(scope, receive, send)
 
 
+def _mutating(handler: Callable[..., Any]) -> Callable[[Any, Request], Any]:
+    """A state-changing API call: token and origin checked, engine attached,
+    JSON body parsed, before the handler runs."""
+    import functools
+
+    @functools.wraps(handler)
+    async def checked(self: WebApp, request: Request) -> Response:
+        denied = self._check_write(request)
+        if denied:
+            return denied
+        assert self.engine is not None
+        return await handler(self, request, self.engine, await self._body(request))
+
+    return checked
+
+
 class WebApp:
     """The routes, bound to a sink, a token and (once loaded) an engine."""
 
@@ -394,13 +410,8 @@ class WebApp:
             return {}
         return body if isinstance(body, dict) else {}
 
-    async def api_trigger(self, request: Request) -> Response:
-        denied = self._check_write(request)
-        if denied:
-            return denied
-        engine = self.engine
-        assert engine is not None
-        body = await self._body(request)
+    @_mutating
+    async def api_trigger(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
         name = str(body.get("name") or body.get("resource") or "")
 
         def trigger() -> Response:
@@ -416,13 +427,7 @@ class WebApp:
 
         return await self._in_engine(trigger)
 
-    async def _set_enabled(self, request: Request, enabled: bool) -> Response:
-        denied = self._check_write(request)
-        if denied:
-            return denied
-        engine = self.engine
-        assert engine is not None
-        body = await self._body(request)
+    async def _set_enabled(self, engine: Engine, body: dict[str, Any], enabled: bool) -> Response:
         names = body.get("names")
         if names is None and body.get("name"):
             names = [body["name"]]
@@ -439,19 +444,16 @@ class WebApp:
 
         return await self._in_engine(apply)
 
-    async def api_enable(self, request: Request) -> Response:
-        return await self._set_enabled(request, True)
+    @_mutating
+    async def api_enable(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
+        return await self._set_enabled(engine, body, True)
 
-    async def api_disable(self, request: Request) -> Response:
-        return await self._set_enabled(request, False)
+    @_mutating
+    async def api_disable(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
+        return await self._set_enabled(engine, body, False)
 
-    async def api_trigger_mode(self, request: Request) -> Response:
-        denied = self._check_write(request)
-        if denied:
-            return denied
-        engine = self.engine
-        assert engine is not None
-        body = await self._body(request)
+    @_mutating
+    async def api_trigger_mode(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
         name, mode = str(body.get("name") or ""), body.get("mode")
         modes = {"auto": TRIGGER_MODE_AUTO, "manual": TRIGGER_MODE_MANUAL,
                  TRIGGER_MODE_AUTO: TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL: TRIGGER_MODE_MANUAL}
@@ -467,13 +469,9 @@ class WebApp:
 
         return await self._in_engine(set_mode)
 
-    async def api_tiltfile_args(self, request: Request) -> Response:
-        denied = self._check_write(request)
-        if denied:
-            return denied
-        engine = self.engine
-        assert engine is not None
-        args = (await self._body(request)).get("args")
+    @_mutating
+    async def api_tiltfile_args(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
+        args = body.get("args")
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             return _error(400, 'expected {"args": ["...", ...]}')
 
