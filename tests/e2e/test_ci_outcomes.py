@@ -123,3 +123,17 @@ def test_missing_cluster_is_a_clear_error(testbed: dict, tmp_path: Path) -> None
         up.terminate()
         out = up.communicate(timeout=30)[0]
     assert "Kubernetes cluster unreachable" in out
+
+
+def test_k8s_grace_period_lets_a_crashing_pod_try_again(testbed: dict, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "grace", "tiltpy-e2e-grace", "echo crash; exit 3",
+                           extra_tiltfile="ci_settings(k8s_grace_period='12s')\n")
+    try:
+        started = time.monotonic()
+        result = tiltpy("ci", "--timeout", "3m", cwd=project)
+        elapsed = time.monotonic() - started
+        assert result.returncode != 0
+        assert "exited with code 3" in result.stdout
+        assert elapsed >= 12, f"failed after {elapsed:.1f}s, inside the grace period"
+    finally:
+        tiltpy("down", cwd=project)

@@ -673,15 +673,21 @@ class Engine:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.result.ci_timeout_secs
         readiness_timeout = self.result.readiness_timeout_secs
+        failing_since: dict[str, float] = {}
         while True:
             active = [r for r in self.resources.values() if r.manifest.auto_init]
             for res in active:
                 if res.update_status == "error":
                     raise EngineFailure(f'resource "{res.name}": {res.update_error}')
                 if res.update_status == "ok" and res.runtime_status == "error":
+                    # ci_settings(k8s_grace_period=): a failing pod may still recover.
+                    first_seen = failing_since.setdefault(res.name, loop.time())
+                    if loop.time() - first_seen < self.result.k8s_grace_period_secs:
+                        continue
                     # Let the crashed container's log stream deliver its last words first.
                     await asyncio.sleep(1.5)
                     raise EngineFailure(f'resource "{res.name}": {res.monitor.state.error if res.monitor else ""}')
+                failing_since.pop(res.name, None)
             if all(r.is_ready() for r in active):
                 return
             now, wall = loop.time(), time.time()
@@ -696,6 +702,8 @@ class Engine:
                 raise EngineFailure(f"readiness timeout ({readiness_timeout:.0f}s): never became ready: "
                                     + ", ".join(late))
             wake_at = deadline - now
+            for since in failing_since.values():
+                wake_at = min(wake_at, since + self.result.k8s_grace_period_secs - now)
             for _, finished in unready:
                 wake_at = min(wake_at, finished + readiness_timeout - wall)
             self._changed.clear()
