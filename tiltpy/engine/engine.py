@@ -19,6 +19,7 @@ from typing import Awaitable, Callable
 
 from tiltpy.build.docker_builder import BuildFailure, BuiltImage, DockerBuilder, DockerUnavailable, connect
 from tiltpy.build.custom_builder import CustomBuilder
+from tiltpy.build.prune import prune_images
 from tiltpy.engine import live_update
 from tiltpy.engine.k8s_deploy import DeployTarget, apply_objects, delete_objects, objects_to_apply, \
     resolve_deploy_target
@@ -91,6 +92,7 @@ class Engine:
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
         self._connected = False
+        self._prune_task: asyncio.Task[None] | None = None
 
     # -- state ------------------------------------------------------------
     def changed(self) -> None:
@@ -156,6 +158,8 @@ class Engine:
                 self._start_all()
             if self.options.watch:
                 self._restart_watcher()
+            if self.options.mode == "up" and self.result.docker_prune.enabled:
+                self._prune_task = asyncio.create_task(self._prune_periodically())
             if self.options.mode == "ci":
                 await self._wait_ci()
             else:
@@ -195,7 +199,22 @@ class Engine:
     def _start_loop(self, res: ResourceState) -> None:
         res.task = asyncio.create_task(self._resource_loop(res), name=f"resource {res.name}")
 
+    async def _prune_periodically(self) -> None:
+        """docker_prune_settings: after the first builds settle, then every
+        interval (a sleeping task; no polling in between)."""
+        settings = self.result.docker_prune
+        await asyncio.sleep(120)
+        while True:
+            if self.builder is not None:
+                try:
+                    await asyncio.to_thread(prune_images, self.builder.client, settings, self._log(TILTFILE))
+                except Exception as err:  # pruning must never disturb the loop
+                    self.sink.log(TILTFILE, f"WARNING: Docker prune failed: {err}")
+            await asyncio.sleep(max(settings.interval_hrs, 1) * 3600)
+
     async def shutdown(self) -> None:
+        if self._prune_task:
+            self._prune_task.cancel()
         if self._watcher:
             self._watcher.close()
         if self._reload_task:
