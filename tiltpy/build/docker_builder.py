@@ -170,10 +170,3 @@ class DockerBuilder:
         del last
         cluster_name = f"{registry_from_cluster or registry}/{escaped}"
         return dataclasses.replace(built, cluster_ref=f"{cluster_name}:{tag}")
-
-    def image_exists(self, ref: str) -> bool:
-        try:
-            self.client.inspect_image(ref)
-            return True
-        except docker.errors.ImageNotFound:
-            return False

@@ -10,7 +10,7 @@ from typing import Callable
 from tiltpy.engine.resource import ResourceState, SyncedChanges
 from tiltpy.engine.update_plan import FileCopy, LiveUpdatePlan
 from tiltpy.liveupdate.updaters import ContainerRef, ContainerUpdater
-from tiltpy.model.manifest import Run, Sync
+from tiltpy.model.manifest import Run
 
 Log = Callable[[str], None]
 
@@ -72,6 +72,3 @@ def catch_up_plans(res: ResourceState) -> list[tuple[ContainerRef, LiveUpdatePla
                 plans.append((container, plan))
     return plans
 
-
-def has_syncs(res: ResourceState) -> bool:
-    return any(isinstance(s, Sync) for t in res.manifest.image_targets for s in t.live_update)

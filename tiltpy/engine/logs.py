@@ -14,7 +14,6 @@ slow terminal or pipe never blocks the event loop: when it falls behind,
 lines are dropped and a "... N lines skipped" note says so."""
 from __future__ import annotations
 
-import asyncio
 import atexit
 import heapq
 import sys
@@ -163,6 +162,7 @@ class LogSink:
         self._lock = threading.Lock()
         self._width = len(TILTFILE)
         self._buffers: dict[str, _Buffer] = {}
+        self._secrets: list[tuple[str, str]] = []  # (value, replacement), longest first
         self._max_lines = max_lines_per_resource  # 0: bounded by bytes only
         self._max_bytes = max_bytes_per_resource
         self._max_total = max(max_total_bytes, 1)
@@ -193,7 +193,7 @@ class LogSink:
 
     def log(self, resource: str, text: str, source: str = "build") -> None:
         text = text.rstrip("\r\n")
-        for value, replacement in getattr(self, "_secrets", ()):
+        for value, replacement in self._secrets:
             if value in text:
                 text = text.replace(value, replacement)
         if len(text) > self._max_line:
@@ -310,7 +310,3 @@ class LogSink:
             return merged[:limit]
         return merged
 
-
-def threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[[str], None]) -> Callable[[str], None]:
-    """Wraps a log function so worker threads hand lines to the event loop."""
-    return lambda text: loop.call_soon_threadsafe(fn, text)

@@ -75,7 +75,6 @@ class PodMonitor:
         self.host = host
         self.state = RuntimeState()
         self.template_hashes: set[str] = set()
-        self.deployed_at_generation = 0
         self._pods: dict[str, dict[str, Any]] = {}
         self._log_tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []

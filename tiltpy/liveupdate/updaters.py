@@ -69,10 +69,6 @@ def files_tar(copies: tuple[FileCopy, ...]) -> bytes:
     return buf.getvalue()
 
 
-def _run_argv(run: Run) -> list[str]:
-    return list(run.command)
-
-
 def _describe(run: Run) -> str:
     argv = list(run.command)
     return argv[2] if argv[:2] == ["sh", "-c"] else shlex.join(argv)
@@ -109,7 +105,7 @@ class DockerUpdater:
     async def _run(self, cid: str, run: Run, log: Log) -> None:
         if not run.echo_off:
             log(f"  RUNNING: {_describe(run)}")
-        code = await self._exec(cid, _run_argv(run), log, quiet=False)
+        code = await self._exec(cid, list(run.command), log, quiet=False)
         if code != 0:
             raise RunFailure(f"live update run step {_describe(run)!r} exited with code {code}")
 
@@ -161,7 +157,7 @@ class ExecUpdater:
             for run in plan.runs:
                 if not run.echo_off:
                     log(f"  RUNNING: {_describe(run)}")
-                result = await exec_in_container(*target, _run_argv(run),
+                result = await exec_in_container(*target, list(run.command),
                                                  on_output=None if run.echo_off else _line_logger(log))
                 if result.exit_code != 0:
                     raise RunFailure(f"live update run step {_describe(run)!r} exited with code {result.exit_code}")
