@@ -12,7 +12,7 @@ import pytest
 
 from tiltpy.engine.engine import Engine, EngineOptions
 from tiltpy.engine.logs import LogSink
-from tiltpy.engine.scheduling import enabled_with_deps, first_build_order
+from tiltpy.engine.scheduling import first_build_order
 from tiltpy.model.manifest import UNCATEGORIZED, ImageTarget, K8sTarget, LocalTarget, Manifest
 from tiltpy.tiltfile.loader import LoadOptions, load_tiltfile
 
@@ -55,12 +55,22 @@ def test_first_build_order_follows_tilt() -> None:
     assert [m.name for m in first_build_order(manifests)] == ["compile", UNCATEGORIZED, "redis", "web", "api"]
 
 
-def test_enabled_resources_include_their_deps() -> None:
-    manifests = [Manifest(name="a"), Manifest(name="b", resource_deps=("a",)), Manifest(name="c", resource_deps=("b",)),
-                 Manifest(name="d")]
-    assert [m.name for m in enabled_with_deps(manifests, ["c"])] == ["a", "b", "c"]
-    with pytest.raises(KeyError):
-        enabled_with_deps(manifests, ["nope"])
+def test_resources_named_on_the_command_line_bring_their_deps(tmp_path: Path) -> None:
+    # `tiltpy up c` passes "c" as a Tiltfile arg; the selection includes c's deps.
+    tiltfile = textwrap.dedent("""\
+        local_resource('a', cmd='true')
+        local_resource('b', cmd='true', resource_deps=['a'])
+        local_resource('c', cmd='true', resource_deps=['b'])
+        local_resource('d', cmd='true')
+        """)
+    (tmp_path / "Tiltfile").write_text(tiltfile)
+    result = load_tiltfile(str(tmp_path / "Tiltfile"), LoadOptions(args=["c"]))
+    assert sorted(result.enabled_resources) == ["a", "b", "c"]
+    engine = Engine(result, EngineOptions(mode="ci", watch=False), LogSink(out=io.StringIO()))
+    engine._install(result.manifests)
+    assert sorted(engine.resources) == ["a", "b", "c"]
+    unknown = load_tiltfile(str(tmp_path / "Tiltfile"), LoadOptions(args=["nope"]))
+    assert "could not be found" in unknown.error
 
 
 def test_resource_deps_hold_first_build_until_dependency_ready(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def run_up(*, tiltfile: str, mode: str, host: str, port: int, resources: list[st
     # As in Tilt, resource names on the command line are Tiltfile args: they
     # select resources unless the Tiltfile takes them with config.parse().
     tiltfile_args = list(resources) + list(tiltfile_args)
-    options = EngineOptions(mode=mode, host=host, only=[], context_override=context,
+    options = EngineOptions(mode=mode, host=host, context_override=context,
                             update_mode=update_mode, watch=(mode == "up"))
     tiltfile = os.path.abspath(tiltfile)
     try:

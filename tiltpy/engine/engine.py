@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from tiltpy.build.docker_builder import BuildFailure, BuiltImage, DockerBuilder, DockerUnavailable, connect
@@ -28,7 +28,7 @@ from tiltpy.compose.cli import ComposeCLI, ComposeFailure, ComposeUnavailable, d
 from tiltpy.compose.monitor import ComposeMonitor
 from tiltpy.engine.local_runner import CommandFailure, ServeProcess, run_capturing, run_cmd
 from tiltpy.engine.pod_monitor import PodMonitor
-from tiltpy.engine.scheduling import enabled_with_deps, first_build_order
+from tiltpy.engine.scheduling import first_build_order
 from tiltpy.engine.resource import BuildRecord, ResourceState
 from tiltpy.engine.update_plan import UpdatePlan, plan_update
 from tiltpy.k8s.client import ClusterError, K8sClient
@@ -52,7 +52,6 @@ WATCH_QUIET_MS = int(os.environ.get("TILTPY_WATCH_QUIET_MS", "20"))
 class EngineOptions:
     mode: str = "up"  # up | ci
     host: str = "localhost"
-    only: list[str] = field(default_factory=list)  # resources named on the command line
     context_override: str = ""
     update_mode: str = "auto"  # auto | docker | exec
     watch: bool = True
@@ -192,7 +191,7 @@ class Engine:
                 self._start_loop(res)
 
     def _install(self, manifests: list[Manifest]) -> None:
-        for manifest in _enabled(manifests, self.options.only, self.result.enabled_resources):
+        for manifest in _enabled(manifests, self.result.enabled_resources):
             self.resources[manifest.name] = ResourceState(manifest)
         self.sink.set_resources(list(self.resources))
 
@@ -661,7 +660,7 @@ class Engine:
         old = self.resources
         self.result = result
         self.sink.set_secrets(result.secret_replacements)
-        new_manifests = _enabled(result.manifests, self.options.only, result.enabled_resources)
+        new_manifests = _enabled(result.manifests, result.enabled_resources)
         new_names = {m.name for m in new_manifests}
         for name in [n for n in old if n not in new_names]:
             res = old.pop(name)
@@ -743,14 +742,10 @@ def _never_deployed(res: ResourceState, deleted: set[str]) -> set[str]:
     return {p for p in deleted if p not in known and not any(k.startswith(p + "/") for k in known)}
 
 
-def _enabled(manifests: list[Manifest], only: list[str],
-             selected: list[str] | None = None) -> list[Manifest]:
-    """The CLI's resource names, or what the Tiltfile selected (config.parse,
-    set_enabled_resources); with their resource_deps."""
-    try:
-        if selected is not None:
-            wanted = set(selected)
-            return [m for m in manifests if m.name in wanted]
-        return enabled_with_deps(manifests, only)
-    except KeyError as err:
-        raise EngineFailure(str(err.args[0])) from None
+def _enabled(manifests: list[Manifest], selected: list[str] | None) -> list[Manifest]:
+    """What the Tiltfile selected (command-line resource names are Tiltfile
+    args; config.parse, set_enabled_resources), deps already included; None: all."""
+    if selected is None:
+        return list(manifests)
+    wanted = set(selected)
+    return [m for m in manifests if m.name in wanted]
