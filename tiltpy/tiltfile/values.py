@@ -65,6 +65,7 @@ def as_str_list(builtin: str, param: str, value: Any) -> list[str]:
 
 
 def as_str_dict(builtin: str, param: str, value: Any) -> dict[str, str]:
+    """A dict of string to string (build_args, env, selectors)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -80,9 +81,19 @@ def as_str_dict(builtin: str, param: str, value: Any) -> dict[str, str]:
 
 
 def as_command(builtin: str, param: str, value: Any) -> list[str]:
-    """A command is a string (run with `sh -c`) or a list of argv strings."""
-    if value is None or value == "" or value == []:
+    """Tilt's ValueToHostCmd: a string runs as `sh -c <string, trimmed>`, a
+    list is argv; None, '' or [] is an empty command."""
+    if value is None or value == "":
         return []
     if isinstance(value, str):
-        return ["sh", "-c", value]
-    return as_str_list(builtin, param, value)
+        script = value.strip()
+        return ["sh", "-c", script] if script else []
+    if isinstance(value, (list, tuple)):
+        argv = []
+        for item in value:
+            if not isinstance(item, str):
+                raise arg_error(builtin, param, f"a command must be a string or a list of strings; "
+                                f"'{item}' is a {type_name(item)}, not a string")
+            argv.append(item)
+        return argv
+    raise arg_error(builtin, param, f"a command must be a string or list of strings. found {type_name(value)}")

@@ -11,7 +11,7 @@ import starlark as sl
 
 from tiltpy.k8s.cluster import is_dev_context
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
-from tiltpy.tiltfile.values import as_str, type_name
+from tiltpy.tiltfile.values import as_str, as_str_dict, type_name
 
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
@@ -108,25 +108,6 @@ def abs_path(ctx: FileContext, path: str) -> str:
 
 # --- commands ---------------------------------------------------------------
 
-def to_command(builtin: str, param: str, value: Any) -> list[str]:
-    """Tilt's ValueToHostCmd: a string runs as `sh -c <string, trimmed>`, a
-    list is argv; None or '' is an empty command."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        script = value.strip()
-        return ["sh", "-c", script] if script else []
-    if isinstance(value, (list, tuple)):
-        argv = []
-        for item in value:
-            if not isinstance(item, str):
-                raise arg_error(builtin, param, f"a command must be a string or a list of strings; "
-                                f"'{item}' is a {type_name(item)}, not a string")
-            argv.append(item)
-        return argv
-    raise arg_error(builtin, param, f"a command must be a string or list of strings. found {type_name(value)}")
-
-
 def command_display(argv: list[str] | tuple[str, ...]) -> str:
     """model.Cmd.String(): the script of `sh -c script`, else argv with
     space-containing words quoted."""
@@ -158,18 +139,12 @@ def go_quote(text: str) -> str:
 
 
 def env_dict(builtin: str, param: str, value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise arg_error(builtin, param, f"got {type_name(value)}, want dict")
-    out = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise arg_error(builtin, param, f"want dict of string to string; got {key!r}: {type_name(item)}")
+    """An environment: a dict of string to string without an empty name."""
+    env = as_str_dict(builtin, param, value)
+    for key, item in env.items():
         if key == "":
             raise arg_error(builtin, param, f"environment has empty key for value {item!r}")
-        out[key] = item
-    return out
+    return env
 
 
 def command_dir(ctx: FileContext, builtin: str, param: str, value: Any) -> str:

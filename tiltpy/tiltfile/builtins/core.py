@@ -6,7 +6,7 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
-from tiltpy.tiltfile.values import as_bool, as_str
+from tiltpy.tiltfile.values import as_bool, as_command, as_str
 
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
@@ -83,12 +83,12 @@ def local(
     """Registered as `_local`; the prelude's local() passes the file's
     os.environ so writes to it reach the command."""
     from tiltpy.tiltfile.builtins._common import check_k8s_context_allowed, command_dir, command_display, \
-        env_dict, go_quote, to_command
+        env_dict, go_quote
     from tiltpy.tiltfile.builtins.os_sys import sync_environ
 
     sync_environ(ctx, environ)
-    argv = to_command("local", "command", command)
-    to_command("local", "command_bat", command_bat)  # Windows only: checked, not used here
+    argv = as_command("local", "command", command)
+    as_command("local", "command_bat", command_bat)  # Windows only: checked, not used here
     if not argv:
         raise TiltfileError('local: for parameter "command": empty command')
     quiet = as_bool("local", "quiet", quiet)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from tiltpy.build.dockerfile import ref_matches
 from tiltpy.model.manifest import CustomBuild, ImageTarget
-from tiltpy.tiltfile.builtins._common import abs_path, command_dir, env_dict, to_command
+from tiltpy.tiltfile.builtins._common import abs_path, command_dir, env_dict
 from tiltpy.tiltfile.builtins.k8s_extra import _path_list
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
-from tiltpy.tiltfile.values import as_bool, as_str, as_str_list, type_name
+from tiltpy.tiltfile.values import as_bool, as_command, as_str, as_str_list, type_name
 
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
@@ -56,14 +56,14 @@ def custom_build(
     ref = validate_ref(fn, as_str(fn, "ref", ref, allow_none=False))
     steps = validate_steps(fn, live_update or [], ctx)
     ignores = _ignores(fn, ignore)
-    entry = to_command(fn, "entrypoint", entrypoint)
+    entry = as_command(fn, "entrypoint", entrypoint)
     args = None
     if container_args is not None:
         if not isinstance(container_args, (list, tuple)):
             raise arg_error(fn, "container_args", f"got {type_name(container_args)}, want list of strings")
         args = tuple(as_str_list(fn, "container_args", list(container_args)))
-    to_command(fn, "command_bat", command_bat or command_bat_val)  # Windows only: checked, not used here
-    argv = to_command(fn, "command", command)
+    as_command(fn, "command_bat", command_bat or command_bat_val)  # Windows only: checked, not used here
+    argv = as_command(fn, "command", command)
     if not argv:
         raise TiltfileError("Argument 2 (command) can't be empty")
     tag = as_str(fn, "tag", tag)

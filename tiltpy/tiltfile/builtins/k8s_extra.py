@@ -29,11 +29,10 @@ from tiltpy.tiltfile.builtins._common import (
     command_display,
     env_dict,
     go_quote,
-    to_command,
 )
 from tiltpy.k8s.jsonpath import JSONPathError, find_images, locator_applies, parse as parse_jsonpath
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
-from tiltpy.tiltfile.values import as_bool, as_str, as_str_list, type_name
+from tiltpy.tiltfile.values import as_bool, as_command, as_str, as_str_list, type_name
 
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
@@ -276,12 +275,12 @@ def k8s_custom_deploy(ctx: FileContext, name: Any, apply_cmd: Any, delete_cmd: A
     name = as_str(fn, "name", name, allow_none=False)
     if not name:
         raise arg_error(fn, "name", "must not be empty")
-    apply_argv = to_command(fn, "apply_cmd", apply_cmd)
-    to_command(fn, "apply_cmd_bat", apply_cmd_bat)
+    apply_argv = as_command(fn, "apply_cmd", apply_cmd)
+    as_command(fn, "apply_cmd_bat", apply_cmd_bat)
     if not apply_argv:
         raise TiltfileError("k8s_custom_deploy: apply_cmd cannot be empty")
-    delete_argv = to_command(fn, "delete_cmd", delete_cmd)
-    to_command(fn, "delete_cmd_bat", delete_cmd_bat)
+    delete_argv = as_command(fn, "delete_cmd", delete_cmd)
+    as_command(fn, "delete_cmd_bat", delete_cmd_bat)
     if not delete_argv:
         raise TiltfileError("k8s_custom_deploy: delete_cmd cannot be empty")
     dep_paths = [abs_path(ctx, p) for p in _path_list(fn, "deps", deps)]
