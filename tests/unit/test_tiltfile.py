@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
-from pathlib import Path
 
 import pytest
 
 from tests.k8s_yaml import DEPLOYMENT
+from tests.unit.test_tiltfile_support import Project, project  # noqa: F401  (fixture)
 from tiltpy.model.manifest import (
     TRIGGER_MODE_MANUAL,
     UNCATEGORIZED,
@@ -17,7 +16,6 @@ from tiltpy.model.manifest import (
     Run,
     Sync,
 )
-from tiltpy.tiltfile.loader import LoadOptions, load_tiltfile
 
 
 SERVICE = """
@@ -36,33 +34,6 @@ metadata:
   name: settings
 data: {a: b}
 """
-
-
-class Project:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def file(self, rel: str, text: str) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-        return path
-
-    def load(self, tiltfile: str, context: str = "docker-desktop"):
-        self.file("Tiltfile", tiltfile)
-        return load_tiltfile(str(self.root / "Tiltfile"), LoadOptions(k8s_context=context))
-
-    def ok(self, tiltfile: str, **kw):
-        result = self.load(tiltfile, **kw)
-        assert result.error == "", result.error
-        return result
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    p = Project(tmp_path)
-    p.file("Dockerfile", "FROM busybox\n")
-    return p
 
 
 def test_base_image_example_builds_in_dependency_order(project: Project) -> None:
