@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiltpy.build.dockerfile import ImageRef, parse_image_refs, ref_matches, ref_name, rewrite_image_refs
+from tiltpy.image.dockerfile import ImageRef, parse_image_refs, ref_matches, ref_name, rewrite_image_refs
 
 
 def refs(contents: str, build_args: dict[str, str] | None = None) -> list[str]:

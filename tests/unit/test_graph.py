@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiltpy.build.graph import CycleError, topo_sort
+from tiltpy.image.graph import CycleError, topo_sort
 
 
 def test_dependencies_come_first_and_order_is_otherwise_stable() -> None:

@@ -1,4 +1,4 @@
-"""tiltpy.build.ignore against what real Docker puts in a build context.
+"""tiltpy.image.ignore against what real Docker puts in a build context.
 
 The expected data below was recorded, not reasoned out: each scenario's tree (FILES + LINKS +
 a Dockerfile) and .dockerignore was built with Docker's legacy builder (Docker Engine
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tiltpy.build.ignore import PatternMatcher, context_matcher, read_dockerignore, walk_context
+from tiltpy.image.ignore import PatternMatcher, context_matcher, read_dockerignore, walk_context
 
 FILES = """x.tmp sub/x.tmp sub/deep/y.tmp a.log sub/b.log node_modules/y.js node_modules/keep.js
 node_modules/lib/z.js sub/node_modules/y.js weird[1].txt weird1.txt docs/a/b/c.md docs/top.md

@@ -5,7 +5,7 @@ import functools
 
 import pytest
 
-from tiltpy.build.dockerfile import ref_matches
+from tiltpy.image.dockerfile import ref_matches
 from tiltpy.engine.k8s_deploy import apply_order
 from tiltpy.k8s.objects import (
     MANAGED_BY_LABEL,

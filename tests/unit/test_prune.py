@@ -8,8 +8,8 @@ import time
 import docker
 import pytest
 
-from tiltpy.build.docker_builder import LABEL_REF
-from tiltpy.build.prune import prune_images
+from tiltpy.image.docker_builder import LABEL_REF
+from tiltpy.image.prune import prune_images
 from tiltpy.model.manifest import DockerPruneSettings
 
 REF = f"tiltpy-prune-test-{time.time_ns()}"

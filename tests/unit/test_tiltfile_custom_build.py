@@ -1,4 +1,4 @@
-"""custom_build(): what the Tiltfile records, and build/custom_builder.py
+"""custom_build(): what the Tiltfile records, and image/custom_builder.py
 running the command against the real Docker Engine (busybox is local; the
 "build" commands just tag it)."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_tiltfile_support import DEPLOYMENT, Project, project  # noqa: F401
-from tiltpy.build.custom_builder import CustomBuilder, expected_image
-from tiltpy.build.docker_builder import BuildFailure, BuiltImage
+from tiltpy.image.custom_builder import CustomBuilder, expected_image
+from tiltpy.image.docker_builder import BuildFailure, BuiltImage
 from tiltpy.model.manifest import CustomBuild, ImageTarget, Run, Sync
 
 

@@ -236,7 +236,7 @@ def test_wrapper_exit_policies(image: str) -> None:
 def test_restart_process_image_end_to_end(project: Project) -> None:
     """Build the images docker_build_with_restart declares (with tiltpy's
     builder) and run the result the way Compose would: no command override."""
-    from tiltpy.build.docker_builder import DockerBuilder, connect
+    from tiltpy.image.docker_builder import DockerBuilder, connect
     from tiltpy.tiltfile.loader import load_tiltfile
     from tiltpy.tiltfile.state import LoadOptions
 

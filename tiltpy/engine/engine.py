@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from tiltpy.build.docker_builder import BuildFailure, BuiltImage, DockerBuilder, DockerUnavailable, connect
-from tiltpy.build.custom_builder import CustomBuilder
-from tiltpy.build.prune import prune_images
+from tiltpy.image.docker_builder import BuildFailure, BuiltImage, DockerBuilder, DockerUnavailable, connect
+from tiltpy.image.custom_builder import CustomBuilder
+from tiltpy.image.prune import prune_images
 from tiltpy.engine import live_update
 from tiltpy.engine.k8s_deploy import DeployTarget, apply_objects, delete_objects, objects_to_apply, \
     resolve_deploy_target

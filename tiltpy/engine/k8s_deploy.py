@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 import yaml
 
-from tiltpy.build.docker_builder import BuiltImage
-from tiltpy.build.dockerfile import ref_matches
+from tiltpy.image.docker_builder import BuiltImage
+from tiltpy.image.dockerfile import ref_matches
 from tiltpy.k8s.client import ClusterError, K8sClient, NotFound
 from tiltpy.k8s.cluster import product_of, shares_local_docker
 from tiltpy.k8s.jsonpath import inject_images

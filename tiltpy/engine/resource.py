@@ -5,7 +5,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiltpy.build.docker_builder import BuiltImage
+from tiltpy.image.docker_builder import BuiltImage
 from tiltpy.engine.pod_monitor import PodMonitor  # or ComposeMonitor / ServeProcess: same shape
 from tiltpy.model.manifest import Manifest
 

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from tiltpy.build.ignore import PatternMatcher, context_matcher
+from tiltpy.image.ignore import PatternMatcher, context_matcher
 from tiltpy.model.manifest import FallBackOn, ImageTarget, Manifest, Run, Sync
 
 

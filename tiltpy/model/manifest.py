@@ -65,7 +65,7 @@ LiveUpdateStep = InitialSync | FallBackOn | Sync | Run | RestartContainer
 
 @dataclass(frozen=True)
 class CustomBuild:
-    """custom_build(): the user's command builds the image (see build/custom_builder.py)."""
+    """custom_build(): the user's command builds the image (see image/custom_builder.py)."""
 
     command: tuple[str, ...]  # argv; a string command becomes ("sh", "-c", cmd)
     deps: tuple[str, ...] = ()  # absolute files/directories: watched, and a change rebuilds
@@ -100,7 +100,7 @@ class ImageTarget:
     pull: bool = False
     cache_from: tuple[str, ...] = ()
     platform: str = ""
-    # custom_build(): when set, build with build/custom_builder.py instead of a
+    # custom_build(): when set, build with image/custom_builder.py instead of a
     # Dockerfile (context is "-", dockerfile_* are empty; watch custom_build.deps).
     custom_build: CustomBuild | None = None
     # k8s_custom_deploy(live_update=...): never built; only live-updates the

@@ -7,8 +7,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiltpy.build.dockerfile import parse_image_refs, ref_matches
-from tiltpy.build.graph import CycleError, topo_sort
+from tiltpy.image.dockerfile import parse_image_refs, ref_matches
+from tiltpy.image.graph import CycleError, topo_sort
 from tiltpy.k8s.cluster import is_dev_context
 from tiltpy.k8s.objects import (
     container_images,

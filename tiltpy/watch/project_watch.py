@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-from tiltpy.build.ignore import PatternMatcher, read_dockerignore
+from tiltpy.image.ignore import PatternMatcher, read_dockerignore
 from tiltpy.engine.update_plan import TargetFiles
 from tiltpy.model.manifest import ImageTarget, TiltfileResult
 

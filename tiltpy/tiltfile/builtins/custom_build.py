@@ -1,4 +1,4 @@
-"""custom_build: the user's command builds the image (build/custom_builder.py
+"""custom_build: the user's command builds the image (image/custom_builder.py
 runs it). Recorded as an ImageTarget whose `custom_build` holds the command;
 image_deps are explicit (no Dockerfile to read them from)."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from tiltpy.build.dockerfile import ref_matches
+from tiltpy.image.dockerfile import ref_matches
 from tiltpy.model.manifest import CustomBuild, ImageTarget
 from tiltpy.tiltfile.builtins._common import abs_path, command_dir, env_dict
 from tiltpy.tiltfile.builtins.k8s_extra import _path_list

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from tiltpy.build.dockerfile import ref_matches
+from tiltpy.image.dockerfile import ref_matches
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
 from tiltpy.model.manifest import ImageLocator, ImageTarget, K8sCustomDeploy
 from tiltpy.tiltfile.builtins._common import (

@@ -255,7 +255,7 @@ def set_team(ctx: FileContext, team_id: Any) -> None:
 
 
 def suppressed_image_warning(state: TiltfileState, ref: str) -> bool:
-    from tiltpy.build.dockerfile import ref_name
+    from tiltpy.image.dockerfile import ref_name
 
     names = settings(state).suppress_unused_image_warnings
     return "*" in names or ref in names or ref_name(ref) in names

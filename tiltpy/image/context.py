@@ -13,7 +13,7 @@ import stat
 import tarfile
 from dataclasses import dataclass
 
-from tiltpy.build.ignore import context_matcher, walk_context
+from tiltpy.image.ignore import context_matcher, walk_context
 from tiltpy.model.manifest import ImageTarget
 
 # The Dockerfile travels inside the tar under this name; a .dockerignore we add

@@ -28,9 +28,9 @@ from typing import Callable
 
 import docker.errors
 
-from tiltpy.build.docker_builder import BuildFailure, BuiltImage, tilt_tag
-from tiltpy.build.dockerfile import ref_name
-from tiltpy.build.ignore import PatternMatcher, read_dockerignore, walk_context
+from tiltpy.image.docker_builder import BuildFailure, BuiltImage, tilt_tag
+from tiltpy.image.dockerfile import ref_name
+from tiltpy.image.ignore import PatternMatcher, read_dockerignore, walk_context
 from tiltpy.model.manifest import ImageTarget
 
 Log = Callable[[str], None]

@@ -14,8 +14,8 @@ from typing import Any, Callable
 import docker
 import docker.errors
 
-from tiltpy.build.context import DOCKERFILE_IN_TAR, BuildContext, collect_context, context_tar, inputs_digest
-from tiltpy.build.dockerfile import ref_matches, ref_name, rewrite_image_refs
+from tiltpy.image.context import DOCKERFILE_IN_TAR, BuildContext, collect_context, context_tar, inputs_digest
+from tiltpy.image.dockerfile import ref_matches, ref_name, rewrite_image_refs
 from tiltpy.model.manifest import ImageTarget
 
 LABEL_REF = "dev.tiltpy.ref"

@@ -13,7 +13,7 @@ from typing import Callable
 import docker
 import docker.errors
 
-from tiltpy.build.docker_builder import LABEL_REF
+from tiltpy.image.docker_builder import LABEL_REF
 from tiltpy.model.manifest import DockerPruneSettings
 
 Log = Callable[[str], None]
