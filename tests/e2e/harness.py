@@ -17,6 +17,17 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 
 
+def tiltpy_command() -> list[str]:
+    """The `tiltpy` a user would run. CI sets TILTPY_BIN to the command of the
+    built wheel installed in a fresh virtualenv, so an undeclared dependency
+    fails there; otherwise this checkout's package runs."""
+    command = os.environ.get("TILTPY_BIN")
+    return [command] if command else [sys.executable, "-m", "tiltpy"]
+
+
+TILTPY = tiltpy_command()
+
+
 def copy_example(name: str, dest: Path) -> Path:
     target = dest / name
     shutil.copytree(EXAMPLES / name, target)
@@ -24,7 +35,7 @@ def copy_example(name: str, dest: Path) -> Path:
 
 
 def tiltpy(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tiltpy", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([*TILTPY, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
@@ -33,7 +44,7 @@ class Up:
 
     def __init__(self, cwd: Path, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tiltpy", "up", "--stream", *args], cwd=cwd, stdout=subprocess.PIPE,
+            [*TILTPY, "up", "--stream", *args], cwd=cwd, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._lines: list[str] = []
         self._cond = threading.Condition()

@@ -3,7 +3,6 @@ the registry push path, and `down` deleting exactly what was declared."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.k8s_yaml import deployment
-from tests.e2e.harness import kubectl_json, tiltpy
+from tests.e2e.harness import TILTPY, kubectl_json, tiltpy
 
 pytestmark = pytest.mark.e2e
 
@@ -108,13 +107,13 @@ def test_missing_cluster_is_a_clear_error(testbed: dict, tmp_path: Path) -> None
         users: [{name: nobody, user: {token: x}}]
         """))
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-    result = subprocess.run([sys.executable, "-m", "tiltpy", "ci", "--timeout", "1m"], cwd=project,
+    result = subprocess.run([*TILTPY, "ci", "--timeout", "1m"], cwd=project,
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode != 0
     assert "Kubernetes cluster unreachable" in result.stdout and "127.0.0.1:1" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
-    up = subprocess.Popen([sys.executable, "-m", "tiltpy", "up", "--stream", "--port", "0"], cwd=project,
+    up = subprocess.Popen([*TILTPY, "up", "--stream", "--port", "0"], cwd=project,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         time.sleep(6)

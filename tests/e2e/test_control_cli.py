@@ -10,7 +10,6 @@ import re
 import select
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Callable
 import pytest
 
 from tests.k8s_yaml import deployment
-from tests.e2e.harness import Up, tiltpy
+from tests.e2e.harness import TILTPY, Up, tiltpy
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +49,7 @@ def make_project(root: Path) -> Path:
 
 
 def ctl(*args: str, cwd: Path, port: int = PORT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tiltpy", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([*TILTPY, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "TILTPY_PORT": str(port), "PYTHONUNBUFFERED": "1"})
 
 
@@ -147,7 +146,7 @@ def test_logs(project: Path) -> None:
 
 
 def test_logs_follow(project: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "tiltpy", "logs", "-f", A], cwd=project, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*TILTPY, "logs", "-f", A], cwd=project, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "TILTPY_PORT": str(PORT), "PYTHONUNBUFFERED": "1"})
     try:
@@ -208,7 +207,7 @@ def test_args(project: Path) -> None:
 
 
 def test_port_flag(project: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "tiltpy", "get", "--port", str(PORT), "-o", "name"],
+    result = subprocess.run([*TILTPY, "get", "--port", str(PORT), "-o", "name"],
                             cwd=project, capture_output=True, text=True, timeout=60,
                             env={k: v for k, v in os.environ.items() if k != "TILTPY_PORT"})
     assert result.returncode == 0 and A in result.stdout
@@ -220,7 +219,7 @@ class Pty:
 
     def __init__(self, cwd: Path, *args: str) -> None:
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "tiltpy", "up", *args], cwd=cwd, stdin=slave,
+        self.proc = subprocess.Popen([*TILTPY, "up", *args], cwd=cwd, stdin=slave,
                                      stdout=slave, stderr=slave, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                      start_new_session=True)
         os.close(slave)

@@ -267,3 +267,40 @@ def test_ref_name(ref: str, name: str) -> None:
 )
 def test_ref_matches(selector: str, ref: str, expected: bool) -> None:
     assert ref_matches(selector, ref) is expected
+
+
+# --- heredocs ----------------------------------------------------------------------------------
+
+
+def test_heredoc_body_is_not_read_as_instructions() -> None:
+    df = ("FROM base\n"
+          "RUN <<EOF\n"
+          "FROM other-image\n"
+          "echo hi\n"
+          "EOF\n"
+          "COPY <<-\"EOT\" /etc/conf\n"
+          "\tFROM also-not-an-image\n"
+          "\tEOT\n"
+          "RUN cat <<A <<'B' > /x\n"
+          "FROM nope-a\n"
+          "A\n"
+          "FROM nope-b\n"
+          "B\n"
+          "FROM final:1\n")
+    assert parse_image_refs(df) == [ImageRef("base", 1, "FROM"), ImageRef("final:1", 14, "FROM")]
+
+
+def test_heredoc_bodies_survive_a_rewrite() -> None:
+    df = "FROM base\nRUN <<EOF\nFROM other-image\nEOF\nCOPY --from=base /a /a\n"
+    out, count = rewrite_image_refs(df, lambda ref: "base:tilt-1234" if ref == "base" else None)
+    assert count == 2
+    assert out == "FROM base:tilt-1234\nRUN <<EOF\nFROM other-image\nEOF\nCOPY --from=base:tilt-1234 /a /a\n"
+
+
+def test_heredoc_marker_only_in_run_copy_add() -> None:
+    # `<<` in other instructions is plain text: the next line is an instruction.
+    assert refs("FROM a\nLABEL x=<<EOF\nFROM b\n") == ["a", "b"]
+
+
+def test_unterminated_heredoc_swallows_the_rest() -> None:
+    assert refs("FROM a\nRUN <<EOF\nFROM b\n") == ["a"]

@@ -250,7 +250,7 @@ def test_restart_process_image_end_to_end(project: Project) -> None:
                  "                          live_update=[sync('app', '/app')])\n")
     result = load_tiltfile(project.path("Tiltfile"), LoadOptions(k8s_context="docker-desktop"))
     assert result.error == ""
-    builder = DockerBuilder(connect())
+    builder = DockerBuilder.detect(connect())
     built: dict = {}
     for target in result.manifest("app").image_targets:
         built[target.ref] = builder.build(target, {d: built[d] for d in target.image_deps}, lambda _line: None)

@@ -112,9 +112,11 @@ class Engine:
         if needs_docker and self.builder is None:
             try:
                 client = await asyncio.to_thread(connect)
+                builder = await asyncio.to_thread(DockerBuilder.detect, client)
             except DockerUnavailable as err:
                 raise EngineFailure(str(err)) from None
-            self.builder = DockerBuilder(client)
+            self.builder = builder
+            log(f"Docker Engine at {client.base_url}; images build with {builder.describe()}")
         if needs_compose and self.compose is None:
             try:
                 self.compose = ComposeCLI(await asyncio.to_thread(detect_compose))

@@ -12,15 +12,14 @@ import os
 import stat
 import tarfile
 from dataclasses import dataclass
+from typing import Callable
 
 from tiltpy.image.ignore import context_matcher, walk_context
 from tiltpy.model.manifest import ImageTarget
 
-# The Dockerfile travels inside the tar under this name; a .dockerignore we add
-# lists it so the engine drops it from the context after reading it, and it
-# never lands in the image through `ADD . .`.
+# A Dockerfile that is not part of the context travels inside the tar under
+# this name (see dockerfile_name_in_tar).
 DOCKERFILE_IN_TAR = ".tiltpy.Dockerfile"
-_TAR_DOCKERIGNORE = f"{DOCKERFILE_IN_TAR}\n.dockerignore\n"
 
 
 @dataclass(frozen=True)
@@ -76,20 +75,64 @@ def inputs_digest(target: ImageTarget, context: BuildContext, dockerfile: str) -
     return digest.hexdigest()
 
 
-def context_tar(context: BuildContext, dockerfile: str) -> bytes:
-    """A gzip-less tar of the context plus the (rewritten) Dockerfile."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+def dockerfile_name_in_tar(target: ImageTarget, context: BuildContext) -> str:
+    """Where the (rewritten) Dockerfile travels in the tar. A Dockerfile that is
+    itself part of the context goes in its own place, so the tar holds exactly
+    the files `docker build` would send; any other (inline, outside the
+    context, or excluded) goes under DOCKERFILE_IN_TAR."""
+    if target.dockerfile_path and context.directory:
+        rel = os.path.relpath(target.dockerfile_path, context.directory).replace(os.sep, "/")
+        # Only a name a plain ustar header holds: a longer one needs an extended
+        # header first, which the CLI's 512-byte tar sniffing rejects.
+        if rel in context.files and len(rel) < 100 and rel.isascii():
+            return rel
+    return DOCKERFILE_IN_TAR
+
+
+class _CountingWriter:
+    def __init__(self, write: Callable[[bytes], object]) -> None:
+        self._write = write
+        self.count = 0
+
+    def write(self, data: bytes) -> int:
+        self._write(data)
+        self.count += len(data)
+        return len(data)
+
+
+def write_context_tar(context: BuildContext, dockerfile: str, dockerfile_name: str,
+                      write: Callable[[bytes], object], *, classic_dockerignore: bool) -> int:
+    """Stream an uncompressed tar of the context plus the (rewritten)
+    Dockerfile to `write`, file by file: memory stays flat whatever the
+    context's size. Returns the bytes written.
+
+    `classic_dockerignore` adds a .dockerignore naming the Dockerfile: the
+    classic builder drops both from the context after reading them (BuildKit
+    ignores a .dockerignore inside a tar context). A file that vanishes while
+    the tar is written is left out; the watcher reports its deletion anyway."""
+    out = _CountingWriter(write)
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[arg-type]
         dirs_added: set[str] = set()
-        for rel in context.files:
-            _add_parent_dirs(tar, context.directory, rel, dirs_added)
-            tar.add(os.path.join(context.directory, rel), arcname=rel, recursive=False, filter=_normalize_owner)
-        for name, data in ((DOCKERFILE_IN_TAR, dockerfile.encode()), (".dockerignore", _TAR_DOCKERIGNORE.encode())):
+        extra = {dockerfile_name: dockerfile.encode()}
+        if classic_dockerignore:
+            extra[".dockerignore"] = f"{dockerfile_name}\n.dockerignore\n".encode()
+        # The Dockerfile goes first: the Docker CLI recognizes a tar on stdin by
+        # parsing its first 512-byte header alone (see dockerfile_name_in_tar).
+        for name, data in extra.items():
+            _add_parent_dirs(tar, context.directory, name, dirs_added)
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+        for rel in context.files:
+            if rel in extra:
+                continue
+            _add_parent_dirs(tar, context.directory, rel, dirs_added)
+            try:
+                tar.add(os.path.join(context.directory, rel), arcname=rel, recursive=False, filter=_normalize_owner)
+            except FileNotFoundError:
+                continue
+    return out.count
 
 
 def _add_parent_dirs(tar: tarfile.TarFile, root: str, rel: str, added: set[str]) -> None:
@@ -105,4 +148,5 @@ def _normalize_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
     # Like `docker build`: files belong to root in the image, whoever owns them here.
     info.uid = info.gid = 0
     info.uname = info.gname = ""
+    info.mtime = int(info.mtime)  # a float mtime costs an extended (PAX) header per file
     return info

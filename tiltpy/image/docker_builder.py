@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import IO, Any, Callable, Iterator, Mapping
 
 import docker
 import docker.errors
 
-from tiltpy.image.context import DOCKERFILE_IN_TAR, BuildContext, collect_context, context_tar, inputs_digest
+from tiltpy.image.buildkit import BuildKitCLI, BuildKitUnavailable, BuildRequest, ProgressPrinter, \
+    api_supports_buildkit, build_argv, buildkit_requested, detect_cli
+from tiltpy.image.context import BuildContext, collect_context, dockerfile_name_in_tar, inputs_digest, \
+    write_context_tar, DOCKERFILE_IN_TAR
 from tiltpy.image.dockerfile import ref_matches, ref_name, rewrite_image_refs
 from tiltpy.model.manifest import ImageTarget
 
@@ -47,19 +53,85 @@ def _absolute(context: BuildContext) -> frozenset[str]:
     return frozenset(os.path.join(context.directory, rel) for rel in context.files)
 
 
+class _TarSender:
+    """Writes the context tar into a pipe from its own thread, so the build
+    reads it as it is produced: memory stays flat for any context size."""
+
+    def __init__(self, context: BuildContext, dockerfile: str, dockerfile_name: str, *, classic: bool) -> None:
+        self._args = (context, dockerfile, dockerfile_name)
+        self._classic = classic
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.sent = 0
+
+    def start(self, pipe: IO[bytes]) -> None:
+        self._thread = threading.Thread(target=self._run, args=(pipe,), name="context-tar", daemon=True)
+        self._thread.start()
+
+    def _run(self, pipe: IO[bytes]) -> None:
+        context, dockerfile, name = self._args
+        hide = self._classic and name == DOCKERFILE_IN_TAR
+        try:
+            self.sent = write_context_tar(context, dockerfile, name, pipe.write, classic_dockerignore=hide)
+        except (BrokenPipeError, ValueError):
+            pass  # the builder stopped reading: its own error says why
+        except OSError as err:
+            self._error = err
+        finally:
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            raise BuildFailure(f"cannot send the build context: {self._error}")
+
+
+def _chunks(pipe: IO[bytes], size: int = 1 << 16) -> Iterator[bytes]:
+    """The request body for the classic build: fixed-size chunks (a file object
+    would be sent line by line, and a binary "line" can be huge)."""
+    while chunk := pipe.read(size):
+        yield chunk
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB"
+
+
 def tilt_tag(image_id: str) -> str:
     return "tilt-" + image_id.split(":", 1)[-1][:16]
 
 
 def connect() -> docker.APIClient:
+    """The engine the `docker` CLI talks to: DOCKER_HOST, else the CLI's
+    current context (`docker context use`, DOCKER_CONTEXT: Docker Desktop,
+    Rancher Desktop, colima and OrbStack all select theirs this way)."""
     try:
-        client = docker.from_env(timeout=600).api
+        client = _client_for_cli_context()
         client.ping()
         return client
     except docker.errors.DockerException as err:
         raise DockerUnavailable(
-            f"Cannot connect to the Docker Engine ({err}). Is dockerd running, and is DOCKER_HOST right?"
+            f"Cannot connect to the Docker Engine ({err}). Is dockerd running, and is DOCKER_HOST "
+            "(or the current `docker context`) right?"
         ) from None
+
+
+def _client_for_cli_context() -> docker.APIClient:
+    if not os.environ.get("DOCKER_HOST"):
+        name = os.environ.get("DOCKER_CONTEXT", "")
+        context = docker.ContextAPI.get_context(name or None)
+        if context is None and name:
+            raise docker.errors.DockerException(f"DOCKER_CONTEXT names {name!r}, which `docker context ls` lacks")
+        if context is not None and context.Host and context.name != "default":
+            return docker.APIClient(base_url=context.Host, tls=context.TLSConfig or False, timeout=600,
+                                    version="auto")
+    return docker.from_env(timeout=600).api
 
 
 def rewritten_dockerfile(target: ImageTarget, deps: dict[str, BuiltImage]) -> tuple[str, int]:
@@ -74,9 +146,41 @@ def rewritten_dockerfile(target: ImageTarget, deps: dict[str, BuiltImage]) -> tu
     return rewrite_image_refs(target.dockerfile_contents, replacement, dict(target.build_args))
 
 
+def detect_buildkit(client: docker.APIClient, environ: Mapping[str, str] = os.environ,
+                    ) -> tuple[BuildKitCLI | None, str]:
+    """Tilt's rule: BuildKit unless DOCKER_BUILDKIT says no or the engine is too
+    old; and here also only when a `docker` CLI that can drive it exists.
+    Returns (the CLI, or None with the reason for the classic builder)."""
+    try:
+        wanted = buildkit_requested(environ)
+    except ValueError as err:
+        return None, str(err)
+    if wanted is False:
+        return None, "DOCKER_BUILDKIT=0"
+    try:
+        api = str(client.version().get("ApiVersion", ""))
+    except docker.errors.DockerException as err:
+        return None, f"cannot read the Docker Engine's version: {err}"
+    if not api_supports_buildkit(api):
+        return None, f"the Docker Engine's API {api} predates BuildKit"
+    return detect_cli()
+
+
 class DockerBuilder:
-    def __init__(self, client: docker.APIClient) -> None:
+    def __init__(self, client: docker.APIClient, buildkit: BuildKitCLI | None = None,
+                 classic_reason: str = "") -> None:
         self.client = client
+        self.buildkit = buildkit
+        self.classic_reason = classic_reason
+
+    @classmethod
+    def detect(cls, client: docker.APIClient) -> DockerBuilder:
+        return cls(client, *detect_buildkit(client))
+
+    def describe(self) -> str:
+        if self.buildkit is not None:
+            return f"BuildKit via {self.buildkit.describe()}"
+        return f"the classic builder ({self.classic_reason})" if self.classic_reason else "the classic builder"
 
     def find_reusable(self, target: ImageTarget, inputs: str) -> str | None:
         images = self.client.images(filters={"label": [f"{LABEL_REF}={target.ref}", f"{LABEL_INPUTS}={inputs}"]})
@@ -85,6 +189,8 @@ class DockerBuilder:
     def build(self, target: ImageTarget, deps: dict[str, BuiltImage], log: Log,
               force: bool = False) -> BuiltImage:
         dockerfile, rewrites = rewritten_dockerfile(target, deps)
+        if target.context != "-" and not os.path.isdir(target.context):
+            raise BuildFailure(f"build context {target.context} does not exist (docker_build of {target.ref})")
         context = collect_context(target)
         inputs = inputs_digest(target, context, dockerfile)
         name = ref_name(target.ref)
@@ -105,36 +211,99 @@ class DockerBuilder:
             log(f"  {line}")
         log("")
         started = time.monotonic()
-        tar = context_tar(context, dockerfile)
-        log(f"  Sending context ({len(context.files)} files, {len(tar) / 1024:.0f} KiB) to the Docker Engine")
-        image_id = self._run_build(target, tar, inputs, log)
+        request = BuildRequest(
+            dockerfile=dockerfile_name_in_tar(target, context),
+            labels=((LABEL_REF, target.ref), (LABEL_INPUTS, inputs)), build_args=target.build_args,
+            target=target.target, network=target.network, platform=target.platform, pull=target.pull,
+            cache_from=target.cache_from, secrets=target.secrets, ssh=target.ssh, extra_hosts=target.extra_hosts)
+        image_id = ""
+        if self.buildkit is not None:
+            try:
+                image_id, sent = self._build_buildkit(self.buildkit, request, context, dockerfile, log)
+            except BuildKitUnavailable as err:
+                self.buildkit, self.classic_reason = None, str(err)
+                log(f"  BuildKit is unavailable ({err}); building with the classic builder from now on")
+        if not image_id:
+            if target.secrets or target.ssh:
+                raise BuildFailure("docker_build secret= and ssh= need BuildKit, which is unavailable: "
+                                   f"{self.classic_reason or 'unknown reason'}")
+            image_id, sent = self._build_classic(request, context, dockerfile, log)
         tag = tilt_tag(image_id)
         self.client.tag(image_id, name, tag)
         for extra in target.extra_tags:
             extra_name, _, extra_tag = extra.rpartition(":") if ":" in extra.split("/")[-1] else (extra, "", "latest")
             self.client.tag(image_id, extra_name, extra_tag or "latest")
         local_ref = f"{name}:{tag}"
-        log(f"Built {local_ref} in {time.monotonic() - started:.1f}s")
+        log(f"Built {local_ref} in {time.monotonic() - started:.1f}s "
+            f"(context: {len(context.files)} files, {_size(sent)})")
         return BuiltImage(target.ref, image_id, local_ref, local_ref, inputs, context_files=_absolute(context))
 
-    def _run_build(self, target: ImageTarget, tar: bytes, inputs: str, log: Log) -> str:
+    def _build_buildkit(self, cli: BuildKitCLI, request: BuildRequest, context: BuildContext, dockerfile: str,
+                        log: Log) -> tuple[str, int]:
+        printer = ProgressPrinter(log)
+        with tempfile.TemporaryDirectory(prefix="tiltpy-build-") as tmp:
+            iidfile = os.path.join(tmp, "iid")
+            try:
+                proc = subprocess.Popen(build_argv(cli, request, iidfile), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **dict(cli.env)}, cwd=tmp)
+            except OSError as err:
+                raise BuildKitUnavailable(f"cannot run {cli.describe()}: {err}") from None
+            assert proc.stdin is not None and proc.stdout is not None
+            sender = _TarSender(context, dockerfile, request.dockerfile, classic=False)
+            sender.start(proc.stdin)
+            captured: list[str] = []
+            try:
+                for raw in proc.stdout:
+                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                    if not printer.saw_step and len(captured) < 20:
+                        captured.append(line)
+                    printer.line(line)
+            except BaseException:
+                proc.kill()
+                raise
+            finally:
+                returncode = proc.wait()
+                proc.stdout.close()
+                sender.join()
+            if returncode != 0:
+                if not printer.saw_step:
+                    raise BuildKitUnavailable(" ".join(l.strip() for l in captured if l.strip())
+                                              or f"{cli.describe()} exited with code {returncode}")
+                raise BuildFailure(printer.failure_message(returncode))
+            sender.raise_error()
+            try:
+                with open(iidfile, encoding="utf-8") as f:
+                    image_id = f.read().strip()
+            except OSError:
+                image_id = ""
+        if not image_id:
+            raise BuildFailure(f"{cli.describe()} finished without reporting an image ID")
+        return image_id, sender.sent
+
+    def _build_classic(self, request: BuildRequest, context: BuildContext, dockerfile: str,
+                       log: Log) -> tuple[str, int]:
         kwargs: dict[str, Any] = dict(
-            fileobj=tar, custom_context=True, dockerfile=DOCKERFILE_IN_TAR, rm=True, forcerm=True,
-            decode=True, buildargs=dict(target.build_args) or None,
-            labels={LABEL_REF: target.ref, LABEL_INPUTS: inputs}, pull=target.pull,
-        )
-        if target.target:
-            kwargs["target"] = target.target
-        if target.network:
-            kwargs["network_mode"] = target.network
-        if target.cache_from:
-            kwargs["cache_from"] = list(target.cache_from)
-        if target.platform:
-            kwargs["platform"] = target.platform
+            custom_context=True, dockerfile=request.dockerfile, rm=True, forcerm=True, decode=True,
+            buildargs=dict(request.build_args) or None, labels=dict(request.labels), pull=request.pull)
+        if request.target:
+            kwargs["target"] = request.target
+        if request.network:
+            kwargs["network_mode"] = request.network
+        if request.cache_from:
+            kwargs["cache_from"] = list(request.cache_from)
+        if request.platform:
+            kwargs["platform"] = request.platform
+        if request.extra_hosts:
+            kwargs["extra_hosts"] = list(request.extra_hosts)
+        sender = _TarSender(context, dockerfile, request.dockerfile, classic=True)
+        read_fd, write_fd = os.pipe()
+        sender.start(os.fdopen(write_fd, "wb"))
+        reader = os.fdopen(read_fd, "rb")
         image_id = ""
         partial = ""
         try:
-            for event in self.client.build(**kwargs):
+            for event in self.client.build(fileobj=_chunks(reader), **kwargs):
                 if "stream" in event:
                     partial += event["stream"]
                     *lines, partial = partial.split("\n")
@@ -148,11 +317,15 @@ class DockerBuilder:
                     image_id = event["aux"]["ID"]
         except docker.errors.APIError as err:
             raise BuildFailure(err.explanation or str(err)) from None
+        finally:
+            reader.close()  # unblocks the sender if the engine stopped reading early
+            sender.join()
+        sender.raise_error()
         if partial:
             log(f"    {partial}")
         if not image_id:
             raise BuildFailure("the Docker Engine finished the build without reporting an image ID")
-        return image_id
+        return image_id, sender.sent
 
     def push(self, built: BuiltImage, registry: str, registry_from_cluster: str, log: Log) -> BuiltImage:
         """Tag the image into the registry, push it, and return it with the

@@ -3,7 +3,7 @@
 Used to discover dependencies between docker_build targets (image A's Dockerfile says
 ``FROM B``) and to inject the freshly built tag of B into A's Dockerfile, like Tilt does.
 This is deliberately a small line-based scanner, not a full BuildKit parser: it only
-needs to understand FROM, COPY --from and global ARG.
+needs to understand FROM, COPY --from and global ARG (and to skip heredoc bodies).
 """
 
 from __future__ import annotations
@@ -90,8 +90,38 @@ def _instructions(lines: list[str], escape: str) -> Iterator[tuple[int, int, str
                 break
             end = i
             text = lines[i].removesuffix("\r")
-        yield start, end, "".join(parts)
-        i = end + 1
+        logical = "".join(parts)
+        yield start, end, logical
+        i = _skip_heredoc_bodies(lines, end + 1, logical)
+
+
+# BuildKit heredocs (`RUN <<EOF`, `COPY <<-"EOT" /dst`): the body lines that
+# follow belong to the instruction and are never instructions themselves.
+_HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
+_HEREDOC_RE = re.compile(r"""^\d*<<(-?)(["']?)([^"'<>\s]+)\2$""")
+
+
+def _heredocs(logical: str) -> list[tuple[str, bool]]:
+    """(delimiter, strip leading tabs) for each heredoc the instruction opens, in order."""
+    words = _TOKEN_RE.findall(logical)
+    if not words or words[0].lstrip("\ufeff").upper() not in _HEREDOC_KEYWORDS:
+        return []
+    found = []
+    for word in words[1:]:
+        m = _HEREDOC_RE.match(word)
+        if m:
+            found.append((m.group(3), m.group(1) == "-"))
+    return found
+
+
+def _skip_heredoc_bodies(lines: list[str], i: int, logical: str) -> int:
+    for delimiter, strip_tabs in _heredocs(logical):
+        while i < len(lines):
+            body_line = lines[i].removesuffix("\r")
+            i += 1
+            if (body_line.lstrip("\t") if strip_tabs else body_line) == delimiter:
+                break
+    return i
 
 
 def _expand(word: str, env: Mapping[str, str], escape: str) -> str:

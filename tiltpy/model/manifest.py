@@ -100,6 +100,11 @@ class ImageTarget:
     pull: bool = False
     cache_from: tuple[str, ...] = ()
     platform: str = ""
+    # BuildKit only: `docker build --secret` / `--ssh` specs (relative paths made
+    # absolute against the Tiltfile's directory), and `--add-host` entries.
+    secrets: tuple[str, ...] = ()
+    ssh: tuple[str, ...] = ()
+    extra_hosts: tuple[str, ...] = ()
     # custom_build(): when set, build with image/custom_builder.py instead of a
     # Dockerfile (context is "-", dockerfile_* are empty; watch custom_build.deps).
     custom_build: CustomBuild | None = None

@@ -1,6 +1,8 @@
 """docker_build: declares an image target."""
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -108,13 +110,58 @@ def docker_build(
             cache_from=tuple(as_str_list(name, "cache_from", cache_from)),
             platform=as_str(name, "platform", platform) or os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
             container_args=tuple(container_args_list) if container_args is not None else None,
+            secrets=tuple(_secret_spec(ctx, spec) for spec in as_str_list(name, "secret", secret) if spec),
+            ssh=tuple(_ssh_spec(ctx, spec) for spec in as_str_list(name, "ssh", ssh) if spec),
+            extra_hosts=tuple(_extra_host(h) for h in as_str_list(name, "extra_hosts", extra_hosts) if h),
         )
     )
-    for unsupported, value in (("ssh", ssh), ("secret", secret)):
-        if value:
-            ctx.state.warnings.append(f"{name}({ref}): {unsupported}= needs BuildKit, which this engine lacks; ignored")
-    if extra_hosts:
-        as_str_list(name, "extra_hosts", extra_hosts)
+
+
+def _secret_spec(ctx: FileContext, spec: str) -> str:
+    """`docker build --secret` syntax (id=..,src=..|env=..,type=file|env), checked
+    now so a typo is a Tiltfile error; a relative src is relative to the Tiltfile."""
+    try:
+        fields = next(csv.reader([spec]))
+    except (csv.Error, StopIteration):
+        raise arg_error("docker_build", "secret", f"cannot parse {spec!r}") from None
+    pairs = []
+    for field in fields:
+        key, eq, value = field.partition("=")
+        key = key.lower()
+        if not eq:
+            raise arg_error("docker_build", "secret", f"invalid field {field!r}: must be a key=value pair")
+        if key == "type" and value not in ("file", "env"):
+            raise arg_error("docker_build", "secret", f"unsupported secret type {value!r}")
+        if key not in ("type", "id", "src", "source", "env"):
+            raise arg_error("docker_build", "secret", f"unexpected key {key!r} in {field!r}")
+        pairs.append((key, value))
+    from_env = ("type", "env") in pairs
+    out = [f"{k}={ctx.abspath(v) if k in ('src', 'source') and not from_env else v}" for k, v in pairs]
+    return _csv_line(out)
+
+
+def _csv_line(fields: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(fields)
+    return buf.getvalue()
+
+
+def _ssh_spec(ctx: FileContext, spec: str) -> str:
+    """`docker build --ssh` syntax: `default`, `id`, or `id=path[,path...]` (agent
+    sockets or keys; relative paths are relative to the Tiltfile)."""
+    ident, eq, paths = spec.partition("=")
+    if not ident:
+        raise arg_error("docker_build", "ssh", f"invalid spec {spec!r}: needs an id (e.g. 'default')")
+    if not eq:
+        return ident
+    return ident + "=" + ",".join(ctx.abspath(p) for p in paths.split(","))
+
+
+def _extra_host(entry: str) -> str:
+    host, sep, address = entry.partition(":")
+    if not sep or not host or not address:
+        raise arg_error("docker_build", "extra_hosts", f"invalid entry {entry!r}: expected host:ip")
+    return entry
 
 
 def _relative_only(ctx: FileContext, context_dir: str, path: str) -> str:
