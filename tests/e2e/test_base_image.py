@@ -52,7 +52,9 @@ def test_failing_run_step_fails_ci_with_the_build_error(testbed: dict, tmp_path:
         "RUN npm install", "RUN echo failing-on-purpose-$RANDOM && exit 3"))
     result = tiltpy("ci", "--timeout", "5m", cwd=project)
     assert result.returncode != 0
-    assert "returned a non-zero code: 3" in result.stdout
+    # BuildKit names the step and its exit code (the classic builder said "returned a non-zero code: 3").
+    assert "RUN echo failing-on-purpose-$RANDOM && exit 3: " in result.stdout
+    assert "exit code: 3" in result.stdout
     assert "failing-on-purpose" in result.stdout
     assert 'resource "nodejs-express-app"' in result.stdout
 

@@ -167,7 +167,7 @@ class ProgressPrinter:
         vertex, rest = match.groups()
         step = self.steps.get(vertex)
         if step is None:
-            name = rest
+            name = re.sub(r"^\[stage-0 ", "[", rest)  # BuildKit's name for an unnamed single stage
             step = self.steps[vertex] = _Step(name, name.startswith("[internal]") or _NOISE.match(name) is not None)
             self._header(vertex, step)
             return
@@ -209,5 +209,5 @@ class ProgressPrinter:
         # BuildKit wraps the cause in layers of gRPC plumbing; the user needs the cause.
         error = re.sub(r"^(failed to solve( with frontend [\w.]+)?: )?(rpc error: code = \w+ desc = )?", "", error)
         error = re.sub(r"^failed to solve( with frontend [\w.]+)?: ", "", error)
-        step = re.sub(r"^\[[\w.-]+ (\d+/\d+)\]", r"[\1]", self.failed_step)
+        step = self.failed_step
         return f"{step}: {error}" if step and step not in error else error
