@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import Up, copy_example, http_get, tiltpy
-from tiltpy.engine.local_runner import state_dir
+from tiltpy.engine.serve_records import state_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -93,9 +93,9 @@ def test_python_flask_example(testbed: dict, tmp_path: Path) -> None:
         assert check.returncode == 0, check.stderr
         assert "Building Dockerfile" not in "\n".join(up.output.splitlines()[mark:])
         # `up` dies without cleaning up: `down` must still stop its serve_cmd.
-        pidfiles = list(Path(state_dir(str(project / "Tiltfile"))).glob("serve-*.pid"))
-        assert len(pidfiles) == 1
-        serve_pid = int(pidfiles[0].read_text())
+        records = list(Path(state_dir(str(project / "Tiltfile"))).glob("serve-*.json"))
+        assert len(records) == 1
+        serve_pid = json.loads(records[0].read_text())["pid"]
         os.kill(up.proc.pid, signal.SIGKILL)
         up.proc.wait()
         time.sleep(1)

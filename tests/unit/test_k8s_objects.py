@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import pytest
 
@@ -9,12 +10,14 @@ from tiltpy.image.dockerfile import ref_matches
 from tiltpy.engine.k8s_deploy import apply_order
 from tiltpy.k8s.objects import (
     MANAGED_BY_LABEL,
+    RESOURCE_ANNOTATION,
     RESOURCE_LABEL,
     TEMPLATE_HASH_LABEL,
     ImageInjection,
     YamlError,
     inject,
     parse_yaml_stream,
+    resource_label,
 )
 
 DEPLOY = """
@@ -109,6 +112,23 @@ def test_labels_and_template_hash_change_with_image() -> None:
     labels = a["spec"]["template"]["metadata"]["labels"]
     assert labels[RESOURCE_LABEL] == "app" and labels["app"] == "app"
     assert labels[TEMPLATE_HASH_LABEL] != b["spec"]["template"]["metadata"]["labels"][TEMPLATE_HASH_LABEL]
+
+
+@pytest.mark.parametrize("name", ["web:statefulset", "a" * 80, "x--", "-lead", "sp ace", "ünï", ":"])
+def test_resource_labels_are_always_valid_and_the_name_is_annotated(name: str) -> None:
+    [obj] = parse_yaml_stream(DEPLOY)
+    [out] = inject([obj], [injection("app-image", "app-image:tilt-a")], name)
+    meta = out["spec"]["template"]["metadata"]
+    value = meta["labels"][RESOURCE_LABEL]
+    assert value == resource_label(name) and len(value) <= 63
+    assert re.fullmatch(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?", value), value
+    assert meta["annotations"][RESOURCE_ANNOTATION] == name
+    assert resource_label(name) != resource_label(name + "x")
+
+
+def test_valid_resource_names_are_their_own_label() -> None:
+    assert resource_label("web-frontend_1.2") == "web-frontend_1.2"
+    assert resource_label("web:statefulset").startswith("web-statefulset-")
 
 
 def test_cronjob_template_is_injected() -> None:

@@ -6,7 +6,8 @@ import os
 
 from tiltpy.cli.common import load_and_report, load_options
 from tiltpy.compose.cli import ComposeCLI, ComposeFailure, ComposeUnavailable, detect as detect_compose
-from tiltpy.engine.local_runner import CommandFailure, run_capturing, stop_recorded_serves
+from tiltpy.engine import serve_records
+from tiltpy.engine.local_runner import CommandFailure, run_capturing
 from tiltpy.engine.k8s_deploy import delete_objects
 from tiltpy.engine.logs import TILTFILE, LogSink
 from tiltpy.k8s.client import ClusterError, K8sClient
@@ -19,7 +20,11 @@ async def _down(tiltfile: str, context: str, tiltfile_args: list[str], sink: Log
         return 1
     objects = [obj for m in result.manifests if m.k8s for obj in m.k8s.objects]
     status = 0
-    stop_recorded_serves(tiltfile, sink.logger(TILTFILE))
+    try:
+        serve_records.stop_recorded(tiltfile, sink.logger(TILTFILE))
+    except OSError as err:
+        sink.log(TILTFILE, f"ERROR: serve_cmd records: {err}")
+        status = 1
     projects = {m.compose.project_name: m.compose for m in result.manifests if m.compose}
     for target in projects.values():
         sink.log(TILTFILE, f"Docker Compose project {target.project_name}: down")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+from typing import Any, Coroutine
 
+from tiltpy import children
+from tiltpy.children import DaemonThreadExecutor
 from tiltpy.cli.common import load_and_report, load_options
 from tiltpy.cli.terminal import serve_ui
 from tiltpy.engine.engine import Engine, EngineFailure, EngineOptions
@@ -52,6 +56,30 @@ async def _ci(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], s
     return 0
 
 
+async def _stoppable(work: Coroutine[Any, Any, int]) -> int:
+    """Run `work` until SIGINT or SIGTERM, then stop at once: kill the child
+    processes (builds, local()) so no worker thread holds the exit, and
+    cancel the work so the engine shuts down in order. A second signal
+    exits immediately."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(DaemonThreadExecutor())
+    task = asyncio.current_task()
+    assert task is not None
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            os._exit(130)
+        children.stop_all()
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    return await work
+
+
 def run_up(*, tiltfile: str, mode: str, host: str, port: int, resources: list[str], tiltfile_args: list[str],
            context: str, stream: bool, timeout: float | None, update_mode: str = "auto") -> int:
     sink = LogSink()
@@ -61,12 +89,16 @@ def run_up(*, tiltfile: str, mode: str, host: str, port: int, resources: list[st
     options = EngineOptions(mode=mode, host=host, context_override=context,
                             update_mode=update_mode, watch=(mode == "up"))
     tiltfile = os.path.abspath(tiltfile)
+    # A shell starts background jobs with SIGINT ignored, and Python keeps
+    # that; `kill -INT` must stop `up` however it was started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if mode == "ci":
-            return asyncio.run(_ci(tiltfile, options, tiltfile_args, sink, timeout))
-        return asyncio.run(_up(tiltfile, options, tiltfile_args, sink, port=port, stream=stream))
-    except KeyboardInterrupt:
+            return asyncio.run(_stoppable(_ci(tiltfile, options, tiltfile_args, sink, timeout)))
+        return asyncio.run(_stoppable(_up(tiltfile, options, tiltfile_args, sink, port=port, stream=stream)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         sink.log(TILTFILE, "Stopped. Deployed resources keep running; `tiltpy down` removes them.")
         if not sink.stream:
             sink.echo("Stopped. Deployed resources keep running; `tiltpy down` removes them.")
-        return 0
+        sink.flush(1.0)
+        return 130 if mode == "ci" else 0

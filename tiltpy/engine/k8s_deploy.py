@@ -104,9 +104,11 @@ async def apply_objects(client: K8sClient, objects: list[dict[str, Any]], log: C
 
 async def delete_objects(client: K8sClient, objects: list[dict[str, Any]], log: Callable[[str], None],
                          wait_secs: float = 60) -> None:
-    """Delete in reverse apply order, then wait until they are gone."""
+    """Delete in reverse apply order, then wait until they are gone. Every
+    object is tried; failures are reported together at the end."""
     ordered = list(reversed(apply_order(objects)))
     deleted = []
+    failures: list[str] = []
     for obj in ordered:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         oid = object_id(obj)
@@ -116,11 +118,20 @@ async def delete_objects(client: K8sClient, objects: list[dict[str, Any]], log: 
         if oid.kind == "Namespace":
             log(f"  keeping namespace/{oid.name} (namespaces are not deleted)")
             continue
-        if await client.delete(obj):
-            log(f"  deleted {oid.kind.lower()}/{oid.name}")
-            deleted.append(obj)
+        try:
+            if await client.delete(obj):
+                log(f"  deleted {oid.kind.lower()}/{oid.name}")
+                deleted.append(obj)
+        except ClusterError as err:
+            log(f"  ERROR: cannot delete {oid.kind.lower()}/{oid.name}: {err}")
+            failures.append(f"{oid.kind.lower()}/{oid.name}: {err}")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_secs
     for obj in deleted:
-        while loop.time() < deadline and await client.get(obj) is not None:
-            await asyncio.sleep(0.5)
+        try:
+            while loop.time() < deadline and await client.get(obj) is not None:
+                await asyncio.sleep(0.5)
+        except ClusterError:
+            pass  # it was deleted; whether it is gone yet is not worth failing over
+    if failures:
+        raise ClusterError(f"{len(failures)} object(s) could not be deleted: " + "; ".join(failures))

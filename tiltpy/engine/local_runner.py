@@ -2,18 +2,17 @@
 running (restarted after each cmd), with its readiness from a probe.
 
 Serve processes run in their own process group so a stop reaches their
-children too; their PIDs are recorded so `tiltpy down` can stop what a
-`tiltpy up` left running."""
+children too; they are recorded (engine/serve_records.py) so `tiltpy down`
+can stop what a `tiltpy up` left running."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import signal
-import tempfile
 from typing import Callable
 
+from tiltpy.engine import serve_records
 from tiltpy.engine.pod_monitor import RuntimeState
 from tiltpy.model.manifest import ExecAction, HTTPGetAction, LocalTarget, Probe, TCPSocketAction
 
@@ -22,14 +21,6 @@ Log = Callable[[str], None]
 
 class CommandFailure(Exception):
     """cmd exited non-zero: the resource's update failed."""
-
-
-def state_dir(tiltfile: str) -> str:
-    """Where `up` records serve_cmd PIDs for this Tiltfile."""
-    digest = hashlib.sha256(os.path.abspath(tiltfile).encode()).hexdigest()[:12]
-    path = os.path.join(tempfile.gettempdir(), f"tiltpy-{digest}")
-    os.makedirs(path, exist_ok=True)
-    return path
 
 
 async def _pump(stream: asyncio.StreamReader | None, log: Log) -> None:
@@ -122,7 +113,8 @@ class ServeProcess:
         self.state = RuntimeState(status="pending")
         self._proc: asyncio.subprocess.Process | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._pidfile = os.path.join(state_dir(tiltfile), f"serve-{hashlib.sha256(name.encode()).hexdigest()[:12]}.pid")
+        self._tiltfile = tiltfile
+        self._record = ""
 
     def _set(self, status: str, error: str = "") -> None:
         if (self.state.status, self.state.error) != (status, error):
@@ -138,8 +130,10 @@ class ServeProcess:
             *target.serve_cmd, cwd=target.serve_workdir or None, env={**os.environ, **dict(target.serve_env)},
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True, limit=1 << 20)
-        with open(self._pidfile, "w") as f:
-            f.write(str(self._proc.pid))
+        try:
+            self._record = serve_records.record(self._tiltfile, self.name, self._proc.pid)
+        except OSError as err:
+            self.log(f"WARNING: cannot record the serve_cmd for `tiltpy down`: {err}")
         self.state.pod = f"pid {self._proc.pid}"
         self._set("pending")
         proc = self._proc
@@ -189,29 +183,9 @@ class ServeProcess:
             except asyncio.TimeoutError:
                 _kill_group(proc.pid, signal.SIGKILL)
                 await proc.wait()
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self._pidfile)
+        if self._record:
+            serve_records.forget(self._record)
+            self._record = ""
 
     def running_containers(self, image: str) -> list[tuple[str, str, str, str]]:
         return []
-
-
-def stop_recorded_serves(tiltfile: str, log: Log) -> int:
-    """For `tiltpy down`: stop serve_cmd process groups recorded by `up`."""
-    directory = state_dir(tiltfile)
-    stopped = 0
-    for entry in os.listdir(directory):
-        if not (entry.startswith("serve-") and entry.endswith(".pid")):
-            continue
-        path = os.path.join(directory, entry)
-        try:
-            with open(path) as f:
-                pid = int(f.read().strip())
-            os.killpg(pid, signal.SIGTERM)
-            stopped += 1
-            log(f"  stopped serve_cmd process group {pid}")
-        except (ValueError, ProcessLookupError, PermissionError, FileNotFoundError):
-            pass
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-    return stopped

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tiltpy.k8s.client import ClusterError, K8sClient
-from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, iter_containers
+from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, iter_containers, resource_label
 from tiltpy.k8s.portforward import PortForward as PortForwarder
 from tiltpy.model.manifest import Manifest
 
@@ -67,7 +67,7 @@ class PodMonitor:
         self.client = client
         # Our own label on the pods we deployed; k8s_custom_deploy's pods carry
         # only their workload's labels, so the caller passes those instead.
-        self.selector = selector or f"{RESOURCE_LABEL}={manifest.name}"
+        self.selector = selector or f"{RESOURCE_LABEL}={resource_label(manifest.name)}"
         self.manifest = manifest
         self.namespaces = namespaces or [client.namespace]
         self.log = log

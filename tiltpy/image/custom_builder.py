@@ -28,6 +28,7 @@ from typing import Callable
 
 import docker.errors
 
+from tiltpy import children
 from tiltpy.image.docker_builder import BuildFailure, BuiltImage, tilt_tag
 from tiltpy.image.dockerfile import ref_name
 from tiltpy.image.ignore import PatternMatcher, read_dockerignore, walk_context
@@ -163,14 +164,15 @@ class CustomBuilder:
         shown = spec.command[2] if spec.command[:2] == ("sh", "-c") else " ".join(spec.command)
         log(f"Running custom build: {shown}")
         try:
-            proc = subprocess.Popen(list(spec.command), cwd=spec.workdir or None, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-        except OSError as err:
+            proc = children.popen(list(spec.command), cwd=spec.workdir or None, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        except (OSError, children.Stopping) as err:
             raise BuildFailure(f'Custom build "{shown}" failed: {err}') from None
         assert proc.stdout is not None
-        for line in proc.stdout:
-            log(f"    {line.rstrip()}")
-        code = proc.wait()
+        with children.tracked(proc):
+            for line in proc.stdout:
+                log(f"    {line.rstrip()}")
+            code = proc.wait()
         if code != 0:
             raise BuildFailure(f'Custom build "{shown}" failed: exit status {code}')
 

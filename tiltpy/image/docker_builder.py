@@ -17,6 +17,7 @@ from typing import IO, Any, Callable, Iterator, Mapping
 import docker
 import docker.errors
 
+from tiltpy import children
 from tiltpy.image.buildkit import BuildKitCLI, BuildKitUnavailable, BuildRequest, ProgressPrinter, \
     api_supports_buildkit, build_argv, buildkit_requested, detect_cli
 from tiltpy.image.context import BuildContext, collect_context, dockerfile_name_in_tar, inputs_digest, \
@@ -244,28 +245,33 @@ class DockerBuilder:
         with tempfile.TemporaryDirectory(prefix="tiltpy-build-") as tmp:
             iidfile = os.path.join(tmp, "iid")
             try:
-                proc = subprocess.Popen(build_argv(cli, request, iidfile), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **dict(cli.env)}, cwd=tmp)
+                proc = children.popen(build_argv(cli, request, iidfile), stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      env={**os.environ, **dict(cli.env)}, cwd=tmp)
+            except children.Stopping as err:
+                raise BuildFailure(str(err)) from None
             except OSError as err:
                 raise BuildKitUnavailable(f"cannot run {cli.describe()}: {err}") from None
             assert proc.stdin is not None and proc.stdout is not None
             sender = _TarSender(context, dockerfile, request.dockerfile, classic=False)
             sender.start(proc.stdin)
             captured: list[str] = []
-            try:
-                for raw in proc.stdout:
-                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                    if not printer.saw_step and len(captured) < 20:
-                        captured.append(line)
-                    printer.line(line)
-            except BaseException:
-                proc.kill()
-                raise
-            finally:
-                returncode = proc.wait()
-                proc.stdout.close()
-                sender.join()
+            with children.tracked(proc):
+                try:
+                    for raw in proc.stdout:
+                        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                        if not printer.saw_step and len(captured) < 20:
+                            captured.append(line)
+                        printer.line(line)
+                except BaseException:
+                    proc.kill()
+                    raise
+                finally:
+                    returncode = proc.wait()
+                    proc.stdout.close()
+                    sender.join()
+            if children.stopping():
+                raise BuildFailure("stopped: tiltpy is stopping")
             if returncode != 0:
                 if not printer.saw_step:
                     raise BuildKitUnavailable(" ".join(l.strip() for l in captured if l.strip())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -18,7 +19,9 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "tiltpy"
 RESOURCE_LABEL = "tiltpy.dev/resource"
+RESOURCE_ANNOTATION = "tiltpy.dev/resource-name"  # the exact name, which a label value may not hold
 TEMPLATE_HASH_LABEL = "tiltpy.dev/pod-template-hash"
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 # Kinds whose pods are described by a template; CronJob nests one deeper.
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod",
@@ -177,18 +180,36 @@ def inject(objects: list[dict[str, Any]], injections: list[ImageInjection], reso
                         break
         template = pod_template(obj)
         if template is not None and template is not obj:
-            labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, RESOURCE_LABEL: resource}
+            labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, RESOURCE_LABEL: resource_label(resource)}
             _label(template.setdefault("metadata", {}), labels)
+            _annotate(template["metadata"], {RESOURCE_ANNOTATION: resource})
             digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
             _label(template["metadata"], {TEMPLATE_HASH_LABEL: digest})
         elif template is obj:
-            _label(obj["metadata"], {RESOURCE_LABEL: resource})
+            _label(obj["metadata"], {RESOURCE_LABEL: resource_label(resource)})
+            _annotate(obj["metadata"], {RESOURCE_ANNOTATION: resource})
         out.append(obj)
     return out
 
 
+def resource_label(name: str) -> str:
+    """The RESOURCE_LABEL value for a resource: the name itself when it is a
+    valid label value (at most 63 characters of [-A-Za-z0-9_.], alphanumeric at
+    both ends), else a readable part of it plus a hash of the whole
+    (`web:statefulset` → `web-statefulset-<16 hex>`)."""
+    if len(name) <= 63 and _LABEL_VALUE.match(name):
+        return name
+    readable = re.sub(r"[^-A-Za-z0-9_.]+", "-", name)[:46].strip("-_.")
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{readable}-{digest}" if readable else digest
+
+
 def _label(meta: dict[str, Any], labels: dict[str, str]) -> None:
     meta["labels"] = {**(meta.get("labels") or {}), **labels}
+
+
+def _annotate(meta: dict[str, Any], annotations: dict[str, str]) -> None:
+    meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
 
 
 def with_default_protocols(obj: dict[str, Any]) -> dict[str, Any]:

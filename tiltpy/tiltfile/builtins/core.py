@@ -5,6 +5,7 @@ import os
 import subprocess
 from typing import TYPE_CHECKING, Any
 
+from tiltpy import children
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
 from tiltpy.tiltfile.values import as_bool, as_command, as_str
 
@@ -101,12 +102,12 @@ def local(
     if not echo_off:
         ctx.state.log(f"local: {shown}")
     try:
-        proc = subprocess.run(
+        proc = children.run(
             argv, cwd=workdir, env={**os.environ, **extra_env}, input=stdin_text,
             stdin=None if stdin_text is not None else subprocess.DEVNULL,
             capture_output=True, text=True, errors="replace",
         )
-    except OSError as err:
+    except (OSError, children.Stopping) as err:
         raise TiltfileError(f"local: command {go_quote(shown)} failed.\nerror: {err}") from None
     if not quiet:
         for line in (proc.stdout + proc.stderr).splitlines():

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tiltpy import children
 from tiltpy.image.dockerfile import ref_matches
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
 from tiltpy.model.manifest import ImageLocator, ImageTarget, K8sCustomDeploy
@@ -418,9 +419,9 @@ def _run_tool(ctx: FileContext, argv: list[str], cwd: str, log_command: bool = T
     if log_command:
         ctx.state.log(f"{prefix} {shown}")
     try:
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, errors="replace",
-                              stdin=subprocess.DEVNULL)
-    except OSError as err:
+        proc = children.run(argv, cwd=cwd, capture_output=True, text=True, errors="replace",
+                            stdin=subprocess.DEVNULL)
+    except (OSError, children.Stopping) as err:
         raise TiltfileError(f"command {go_quote(shown)} failed.\nerror: {err}") from None
     if proc.returncode != 0:
         raise TiltfileError(f"command {go_quote(shown)} failed.\nerror: exit status {proc.returncode}"
