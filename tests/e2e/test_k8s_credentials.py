@@ -238,7 +238,7 @@ def test_up_keeps_working_across_plugin_token_expiries(testbed_cluster: dict, tm
 
         # A rebuild: a new pod to watch, new log streams, the port-forward follows it.
         mark = up.mark()
-        (project / "Dockerfile").write_text("FROM busybox\nCOPY www /www\nENV BUILD=2\n")
+        (project / "Dockerfile").write_text(f"FROM busybox\nCOPY www /www\nENV BUILD={time.time_ns()}\n")
         up.wait_for(rf"Built {name}-image:tilt-", timeout=120, start=mark)
         up.wait_for(r"Forwarding .* of pod", timeout=120, start=mark)
         up.wait_for(r"cred-tick \d+", timeout=60, start=up.mark())
