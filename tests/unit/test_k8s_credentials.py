@@ -479,3 +479,54 @@ def test_websocket_retries_once_after_401(tmp_path: Path) -> None:
                 await open_websocket(static, "/x", ["v4.channel.k8s.io"], open_timeout=5)
 
     asyncio.run(scenario())
+
+
+def test_pod_watch_forbidden_is_the_resources_error_logged_once(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tiltpy.engine import pod_monitor
+    from tiltpy.engine.pod_monitor import PodMonitor
+    from tiltpy.model.manifest import K8sTarget, Manifest
+
+    monkeypatch.setattr(pod_monitor, "_WATCH_RETRY_MIN", 0.05)
+    path = write_kubeconfig(tmp_path / "config", {"token": "good"})
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": []}}
+    manifest = Manifest(name="res", k8s=K8sTarget(objects=(pod,)))
+
+    async def scenario() -> tuple[list[str], str]:
+        fake = FakeApiServer("Bearer good", forbidden=("/api/v1/namespaces/ns1/pods",))
+        async with fake as url:
+            client = K8sClient(connection(path, url))
+            logs: list[str] = []
+            monitor = PodMonitor(client, manifest, ["ns1"], log=logs.append, on_change=lambda: None, host="")
+            await monitor.start()
+            while len(fake.requests) < 3:  # a few retries, backing off
+                await asyncio.sleep(0.05)
+            await monitor.stop()
+            await client.close()
+            return logs, monitor.state.status + ": " + monitor.state.error
+
+    logs, state = asyncio.run(scenario())
+    assert state.startswith("error: cannot watch pods in namespace ns1: GET /api/v1/namespaces/ns1/pods: 403")
+    assert len(logs) == 1 and logs[0].startswith("WARNING: watching pods:"), logs
+
+
+def test_a_new_client_certificate_gets_a_new_http_client_and_the_old_one_closes() -> None:
+    from tiltpy.k8s.credentials import CredentialProvider, Credentials
+
+    async def scenario() -> None:
+        conn = ClusterConnection(server="https://127.0.0.1:1", credentials=CredentialProvider(
+            server="https://127.0.0.1:1", user="u", tls=None))
+        client = K8sClient(conn)
+        first = Credentials({}, ssl.create_default_context())
+        second = Credentials({}, ssl.create_default_context())
+        old = client._session_for(first)
+        assert client._session_for(Credentials({"x": "y"}, first.ssl_context)) is old  # same identity, same client
+        old.users += 1  # a stream still running on the old client
+        new = client._session_for(second)
+        assert new is not old and old.retired and not old.http.is_closed
+        await client._release(old)
+        assert old.http.is_closed and not new.http.is_closed
+        await client.close()
+        assert new.http.is_closed
+
+    asyncio.run(scenario())
