@@ -436,6 +436,7 @@ subjects: [{{kind: ServiceAccount, name: dev, namespace: {ns}}}]
 def test_service_account_with_a_narrow_role_can_run_ci(testbed_cluster: dict, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     ns = f"tiltpy-rbac-{uuid.uuid4().hex[:8]}"
+    admin = os.environ["KUBECONFIG"]
     kubectl("create", "namespace", ns)
     try:
         kubectl("-n", ns, "create", "serviceaccount", "dev")
@@ -472,5 +473,4 @@ def test_service_account_with_a_narrow_role_can_run_ci(testbed_cluster: dict, tm
         assert "WARNING" not in result.stdout and "forbidden" not in result.stdout
         assert kubectl("-n", ns, "get", "deployment", name, "-o", "name").strip() == f"deployment.apps/{name}"
     finally:
-        monkeypatch.delenv("KUBECONFIG", raising=False)
-        kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        kubectl("delete", "namespace", ns, "--wait=false", env={"KUBECONFIG": admin})
