@@ -137,7 +137,7 @@ class Engine:
                 await k8s.close()
                 raise EngineFailure(f"Kubernetes cluster unreachable: {err}") from None
             self.k8s = k8s
-            self.deploy_target = await resolve_deploy_target(k8s, self.result)
+            self.deploy_target = await resolve_deploy_target(k8s, self.result, log)
             kind = updater_kind(shares_local_docker(self.deploy_target.product), self.options.update_mode)
             if kind == "docker" and self.builder is not None:
                 self.updater = DockerUpdater(self.builder.client)

@@ -11,7 +11,7 @@ import yaml
 
 from tiltpy.image.docker_builder import BuiltImage
 from tiltpy.image.dockerfile import ref_matches
-from tiltpy.k8s.client import ClusterError, K8sClient, NotFound
+from tiltpy.k8s.client import ClusterError, Forbidden, K8sClient, NotFound
 from tiltpy.k8s.cluster import product_of, shares_local_docker
 from tiltpy.k8s.jsonpath import inject_images
 from tiltpy.k8s.objects import ImageInjection, inject, object_id, with_default_protocols
@@ -38,19 +38,34 @@ class DeployTarget:
         return "building on the cluster's container runtime (no push)"
 
 
-async def _registry_from_cluster(client: K8sClient) -> tuple[str, str]:
-    """KEP-1755: the kube-public/local-registry-hosting ConfigMap."""
+_REGISTRY_HOSTING = "/api/v1/namespaces/kube-public/configmaps/local-registry-hosting"
+
+
+async def _registry_from_cluster(client: K8sClient, log: Callable[[str], None]) -> tuple[str, str]:
+    """KEP-1755: the kube-public/local-registry-hosting ConfigMap. Missing,
+    not readable by this user (RBAC) or unreadable: no registry advertised."""
     try:
-        cm = await client.get_path("/api/v1/namespaces/kube-public/configmaps/local-registry-hosting")
-    except NotFound:
+        cm = await client.get_path(_REGISTRY_HOSTING)
+    except (NotFound, Forbidden):
         return "", ""
-    hosting = yaml.safe_load(((cm.get("data") or {}).get("localRegistryHosting.v1")) or "") or {}
-    return hosting.get("host", ""), hosting.get("hostFromContainerRuntime", "")
+    except ClusterError as err:
+        log(f"WARNING: cannot read the cluster's registry hosting ConfigMap (kube-public/local-registry-hosting): "
+            f"{err}; assuming the cluster advertises no registry")
+        return "", ""
+    try:
+        hosting = yaml.safe_load(((cm.get("data") or {}).get("localRegistryHosting.v1")) or "") or {}
+        if not isinstance(hosting, dict):
+            raise ValueError("not a mapping")
+        return str(hosting.get("host") or ""), str(hosting.get("hostFromContainerRuntime") or "")
+    except (yaml.YAMLError, ValueError, AttributeError) as err:
+        log(f"WARNING: ignoring kube-public/local-registry-hosting: its localRegistryHosting.v1 is unreadable ({err})")
+        return "", ""
 
 
-async def resolve_deploy_target(client: K8sClient, result: TiltfileResult) -> DeployTarget:
+async def resolve_deploy_target(client: K8sClient, result: TiltfileResult,
+                                log: Callable[[str], None] = lambda _: None) -> DeployTarget:
     product = product_of(client.conn.context)
-    host, from_runtime = await _registry_from_cluster(client)
+    host, from_runtime = await _registry_from_cluster(client, log)
     if host:
         return DeployTarget(product, host, from_runtime or host)
     if result.default_registry:

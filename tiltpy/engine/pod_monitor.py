@@ -10,11 +10,12 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tiltpy.k8s.client import ClusterError, K8sClient
+from tiltpy.k8s.client import ClusterError, Forbidden, K8sClient
 from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, iter_containers, resource_label
 from tiltpy.k8s.portforward import PortForward as PortForwarder
 from tiltpy.model.manifest import Manifest
 
+_WATCH_RETRY_MIN, _WATCH_RETRY_MAX = 2.0, 30.0
 # Waiting reasons that mean the container will not start without a change.
 _FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError",
                   "InvalidImageName", "CreateContainerError", "RunContainerError", "ErrImageNeverPull"}
@@ -116,9 +117,11 @@ class PodMonitor:
     async def _watch(self, namespace: str) -> None:
         selector = self.selector
         path = f"/api/v1/namespaces/{namespace}/pods"
+        retry_in, last_error = _WATCH_RETRY_MIN, ""
         while True:
             try:
                 pods, version = await self.client.list_pods(namespace, selector)
+                retry_in, last_error = _WATCH_RETRY_MIN, ""
                 self._pods = {k: v for k, v in self._pods.items() if not k.startswith(namespace + "/")}
                 for pod in pods:
                     self._pods[f"{namespace}/{pod['metadata']['name']}"] = pod
@@ -138,8 +141,14 @@ class PodMonitor:
             except asyncio.CancelledError:
                 raise
             except ClusterError as err:
-                self.log(f"WARNING: watching pods: {err}; retrying")
-                await asyncio.sleep(2)
+                if str(err) != last_error:  # a lasting problem is logged once, not every retry
+                    self.log(f"WARNING: watching pods: {err}; retrying")
+                    last_error = str(err)
+                if isinstance(err, Forbidden):  # RBAC: without the pods there is no readiness to wait for
+                    self.state.status, self.state.error = "error", f"cannot watch pods in namespace {namespace}: {err}"
+                    self.on_change()
+                await asyncio.sleep(retry_in)
+                retry_in = min(retry_in * 2, _WATCH_RETRY_MAX)
 
     def running_containers(self, image: str) -> list[tuple[str, str, str, str]]:
         """(namespace, pod, container, container ID) of each running container
@@ -219,6 +228,8 @@ class PodMonitor:
         try:
             async for line in self.client.stream_logs(namespace, pod, container):
                 self.log(prefix + line)
+        except Forbidden as err:
+            self.log(f"WARNING: cannot stream the logs of pod {pod}: {err}")
         except ClusterError:
             pass  # the pod went away; its replacement gets its own stream
 

@@ -15,8 +15,14 @@ from urllib.parse import quote
 import httpx
 
 from tiltpy.k8s.connection import ClusterConnection
+from tiltpy.k8s.credentials import Credentials, CredentialsError
 
 FIELD_MANAGER = "tiltpy"
+# Every request gets an answer or a clear error: connect within 10 s, the
+# answer within 60 s. Watches and log streams wait for data as long as it
+# takes (read=None) but still must connect in time.
+REQUEST_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=60.0)
+STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=60.0, pool=60.0)
 
 
 class ClusterError(Exception):
@@ -25,6 +31,10 @@ class ClusterError(Exception):
 
 class NotFound(ClusterError):
     pass
+
+
+class Forbidden(ClusterError):
+    """403: the user may not do this (RBAC)."""
 
 
 @dataclass(frozen=True)
@@ -37,35 +47,120 @@ class ResourceInfo:
         return f"/api/{self.group_version}" if "/" not in self.group_version else f"/apis/{self.group_version}"
 
 
+class _Session:
+    """An httpx client for one TLS identity. When the client certificate
+    changes (an exec plugin's or a rotated file) new requests get a new
+    session; the old one is closed once its last request or stream ends."""
+
+    def __init__(self, conn: ClusterConnection, ssl_context: Any) -> None:
+        self.ssl_context = ssl_context
+        # No connection limit: every watch and log stream holds a connection
+        # for as long as it runs, and they must never starve short requests.
+        self.http = httpx.AsyncClient(base_url=conn.server, verify=ssl_context or False,
+                                      proxy=conn.proxy_url or None, timeout=REQUEST_TIMEOUT,
+                                      limits=httpx.Limits(max_connections=None, max_keepalive_connections=20))
+        self.users = 0
+        self.retired = False
+
+
 class K8sClient:
     def __init__(self, conn: ClusterConnection) -> None:
         self.conn = conn
         self.namespace = conn.namespace or "default"
-        timeout = httpx.Timeout(30.0, read=None)
-        self._http = httpx.AsyncClient(base_url=conn.server, verify=conn.ssl_context or False,
-                                       headers=conn.headers, timeout=timeout)
+        self._session: _Session | None = None
+        self._sessions: set[_Session] = set()
+        self._closing: set[asyncio.Task[None]] = set()
         self._resources: dict[tuple[str, str], ResourceInfo] = {}
         self._discovery_lock = asyncio.Lock()
 
     async def close(self) -> None:
-        await self._http.aclose()
+        sessions, self._sessions, self._session = list(self._sessions), set(), None
+        for session in sessions:
+            await session.http.aclose()
+
+    async def _credentials(self) -> Credentials:
+        try:
+            return await self.conn.credentials.current()
+        except CredentialsError as err:
+            raise ClusterError(f"credentials of context {self.conn.context}: {err}") from None
+
+    def _session_for(self, creds: Credentials) -> _Session:
+        session = self._session
+        if session is None or session.ssl_context is not creds.ssl_context:
+            if session is not None:
+                session.retired = True
+                if session.users == 0:
+                    self._sessions.discard(session)
+                    task = asyncio.get_running_loop().create_task(session.http.aclose())
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
+            session = self._session = _Session(self.conn, creds.ssl_context)
+            self._sessions.add(session)
+        return session
+
+    async def _release(self, session: _Session) -> None:
+        session.users -= 1
+        if session.retired and session.users == 0 and session in self._sessions:
+            self._sessions.discard(session)
+            await session.http.aclose()
+
+    async def _send(self, method: str, path: str, *, stream: bool = False,
+                    **kwargs: Any) -> tuple[httpx.Response, _Session]:
+        """The response to a request sent with the current credentials; on a
+        401, fresh credentials and one more try. The caller releases the session."""
+        extra_headers = kwargs.pop("headers", None) or {}
+        for attempt in (1, 2):
+            creds = await self._credentials()
+            session = self._session_for(creds)
+            session.users += 1
+            try:
+                request = session.http.build_request(method, path, headers={**creds.headers, **extra_headers},
+                                                     timeout=STREAM_TIMEOUT if stream else REQUEST_TIMEOUT, **kwargs)
+                response = await session.http.send(request, stream=stream)
+            except httpx.HTTPError as err:
+                await self._release(session)
+                raise ClusterError(self._explain(err, method, path)) from None
+            except BaseException:
+                await self._release(session)
+                raise
+            if response.status_code == 401 and attempt == 1 and self.conn.credentials.invalidate(creds):
+                await response.aclose()
+                await self._release(session)
+                continue
+            return response, session
+        raise AssertionError("unreachable")
+
+    def _explain(self, err: httpx.HTTPError, method: str, path: str) -> str:
+        where = f"the Kubernetes API at {self.conn.server} (context {self.conn.context})"
+        if isinstance(err, httpx.ConnectTimeout):
+            return f"cannot reach {where}: no connection within {REQUEST_TIMEOUT.connect:g} s"
+        if isinstance(err, httpx.ReadTimeout):
+            return f"{where} did not answer {method} {path} within {REQUEST_TIMEOUT.read:g} s"
+        if isinstance(err, httpx.WriteTimeout):
+            return f"cannot send {method} {path} to {where}: stalled for {REQUEST_TIMEOUT.write:g} s"
+        if isinstance(err, httpx.PoolTimeout):
+            return f"no free connection to {where} within {REQUEST_TIMEOUT.pool:g} s"
+        return f"cannot reach {where}: {err or type(err).__name__}"
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as err:
-            raise ClusterError(f"cannot reach the Kubernetes API at {self.conn.server} "
-                               f"(context {self.conn.context}): {err or type(err).__name__}") from None
-        if response.status_code == 404:
-            raise NotFound(_status_message(response))
-        if response.status_code >= 400:
-            raise ClusterError(_status_message(response))
+        response, session = await self._send(method, path, **kwargs)
+        await self._release(session)
+        _raise_for_status(response, self.conn.context)
         return response
+
+    async def _request_json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = await self._request(method, path, **kwargs)
+        try:
+            data = response.json()
+        except ValueError:
+            raise ClusterError(f"{method} {path}: the answer is not JSON: {response.text[:200]!r}") from None
+        if not isinstance(data, dict):
+            raise ClusterError(f"{method} {path}: unexpected answer {response.text[:200]!r}")
+        return data
 
     async def check(self) -> str:
         """Contact the API server; returns its version."""
-        response = await self._request("GET", "/version")
-        return response.json().get("gitVersion", "")
+        return str((await self._request_json("GET", "/version")).get("gitVersion", ""))
 
     async def resource_info(self, api_version: str, kind: str) -> ResourceInfo:
         key = (api_version, kind)
@@ -75,7 +170,7 @@ class K8sClient:
             if key not in self._resources:
                 path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
                 try:
-                    listing = (await self._request("GET", path)).json()
+                    listing = await self._request_json("GET", path)
                 except NotFound:
                     raise ClusterError(f"the cluster does not know apiVersion {api_version} (for kind {kind}); "
                                        "is its CRD installed?") from None
@@ -98,11 +193,10 @@ class K8sClient:
     async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply, taking ownership of the fields we set (force)."""
         path = await self.object_path(obj)
-        response = await self._request(
+        return await self._request_json(
             "PATCH", path, params={"fieldManager": FIELD_MANAGER, "force": "true"},
             content=json.dumps(obj), headers={"Content-Type": "application/apply-patch+yaml"},
         )
-        return response.json()
 
     async def delete(self, obj: dict[str, Any]) -> bool:
         path = await self.object_path(obj)
@@ -115,37 +209,44 @@ class K8sClient:
 
     async def get(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            return (await self._request("GET", await self.object_path(obj))).json()
+            return await self._request_json("GET", await self.object_path(obj))
         except NotFound:
             return None
 
     async def get_path(self, path: str) -> dict[str, Any]:
-        return (await self._request("GET", path)).json()
+        return await self._request_json("GET", path)
 
     async def list_pods(self, namespace: str, selector: str) -> tuple[list[dict[str, Any]], str]:
         data = await self.get_path_params(f"/api/v1/namespaces/{quote(namespace)}/pods", {"labelSelector": selector})
         return data.get("items", []), data.get("metadata", {}).get("resourceVersion", "")
 
     async def get_path_params(self, path: str, params: dict[str, str]) -> dict[str, Any]:
-        return (await self._request("GET", path, params=params)).json()
+        return await self._request_json("GET", path, params=params)
 
     async def _stream_lines(self, path: str, params: dict[str, str], what: str) -> AsyncIterator[str]:
+        response, session = await self._send("GET", path, stream=True, params=params)
         try:
-            async with self._http.stream("GET", path, params=params) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise ClusterError(_status_message(response))
-                async for line in response.aiter_lines():
-                    yield line
+            if response.status_code >= 400:
+                await response.aread()
+                _raise_for_status(response, self.conn.context)
+            async for line in response.aiter_lines():
+                yield line
         except httpx.HTTPError as err:
             raise ClusterError(f"{what} broke: {err or type(err).__name__}") from None
+        finally:
+            await response.aclose()
+            await self._release(session)
 
     async def watch(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
         """Yields watch events ({'type', 'object'}) until the server ends the stream."""
         params = {**params, "watch": "1", "allowWatchBookmarks": "true"}
         async for line in self._stream_lines(path, params, f"watch of {path}"):
             if line:
-                yield json.loads(line)
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    raise ClusterError(f"watch of {path}: not a JSON event: {line[:200]!r}") from None
+                yield event
 
     async def stream_logs(self, namespace: str, pod: str, container: str,
                           since_time: str = "") -> AsyncIterator[str]:
@@ -157,10 +258,23 @@ class K8sClient:
             yield line
 
 
+def _raise_for_status(response: httpx.Response, context: str) -> None:
+    if response.status_code < 400:
+        return
+    message = _status_message(response)
+    if response.status_code == 401:
+        raise ClusterError(f"{message} (the API server refused the credentials of context {context})")
+    if response.status_code == 403:
+        raise Forbidden(message)
+    if response.status_code == 404:
+        raise NotFound(message)
+    raise ClusterError(message)
+
+
 def _status_message(response: httpx.Response) -> str:
     try:
         body = response.json()
-        message = body.get("message") or response.text
+        message = (body.get("message") if isinstance(body, dict) else None) or response.text
     except ValueError:
         message = response.text
     return f"{response.request.method} {response.request.url.path}: {response.status_code} {message}".strip()

@@ -3,11 +3,9 @@ cluster it is (Tilt's clusterid): that decides whether a context is safe to
 deploy to and whether built images need a push."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Any
 
-import yaml
+from tiltpy.k8s import kubeconfig
 
 # Product -> how the context (or its cluster) is named by that product's tooling.
 _PRODUCTS = (
@@ -53,33 +51,18 @@ class KubeContext:
     server: str
 
 
-def kubeconfig_paths() -> list[str]:
-    env = os.environ.get("KUBECONFIG")
-    if env:
-        return [p for p in env.split(os.pathsep) if p]
-    return [os.path.expanduser("~/.kube/config")]
-
-
 def current_context(override: str = "") -> KubeContext | None:
-    """The context kubectl would use (or `override`), without contacting it."""
-    merged: dict[str, Any] = {"contexts": [], "clusters": [], "current-context": ""}
-    for path in kubeconfig_paths():
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        merged["contexts"] += data.get("contexts") or []
-        merged["clusters"] += data.get("clusters") or []
-        merged["current-context"] = merged["current-context"] or data.get("current-context", "")
-    name = override or merged["current-context"]
-    if not name:
+    """The context kubectl would use (or `override`), without contacting it;
+    None when there is no usable kubeconfig."""
+    try:
+        config = kubeconfig.load()
+    except kubeconfig.KubeconfigError:
         return None
-    entry = next((c for c in merged["contexts"] if c.get("name") == name), None)
-    if entry is None:
+    name = override or config.current_context
+    entry = config.contexts.get(name)
+    if not name or entry is None:
         return None
-    ctx = entry.get("context") or {}
-    cluster_name = ctx.get("cluster", "")
-    cluster = next((c for c in merged["clusters"] if c.get("name") == cluster_name), {})
-    return KubeContext(name=name, cluster=cluster_name, namespace=ctx.get("namespace") or "default",
-                       server=(cluster.get("cluster") or {}).get("server", ""))
+    cluster_name = str(entry.data.get("cluster") or "")
+    cluster = config.clusters.get(cluster_name)
+    return KubeContext(name=name, cluster=cluster_name, namespace=str(entry.data.get("namespace") or "default"),
+                       server=str((cluster.data if cluster else {}).get("server") or ""))

@@ -12,13 +12,14 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from tiltpy.k8s.connection import ClusterConnection
+from tiltpy.k8s.connection import ClusterConnection, open_websocket
+from tiltpy.k8s.credentials import CredentialsError
 
 _STDIN, _STDOUT, _STDERR, _STATUS, _CLOSE = 0, 1, 2, 3, 255
 _CHUNK = 256 * 1024
+_OPEN_TIMEOUT = 15.0
 
 
 class ExecError(Exception):
@@ -51,25 +52,23 @@ async def exec_in_container(conn: ClusterConnection, namespace: str, pod: str, c
     """Run argv in the container. `argv` may be a function of `v5` (whether
     stdin can be closed) so the caller can pick a command that terminates on
     a v4-only cluster."""
-    base = conn.server.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
     ns, name = (urllib.parse.quote(s, safe="") for s in (namespace, pod))
     protocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
     # The command is only known once the protocol is; v5 support is cached per server.
     v5 = _V5_SUPPORT.get(conn.server)
     if v5 is None:
-        v5 = await _probe_v5(conn, base, ns, name, container)
+        v5 = await _probe_v5(conn, ns, name, container)
     command = argv(v5) if callable(argv) else list(argv)
     params = [("container", container), ("stdout", "true"), ("stderr", "true")]
     if stdin is not None:
         params.append(("stdin", "true"))
     params += [("command", part) for part in command]
-    url = f"{base}/api/v1/namespaces/{ns}/pods/{name}/exec?{urllib.parse.urlencode(params)}"
+    path = f"/api/v1/namespaces/{ns}/pods/{name}/exec?{urllib.parse.urlencode(params)}"
     out: list[str] = []
     err: list[str] = []
     try:
-        async with connect(url, ssl=conn.ssl_context, additional_headers=conn.headers,
-                           subprotocols=protocols if v5 else protocols[1:],  # type: ignore[arg-type]
-                           max_size=None, compression=None, open_timeout=15) as ws:
+        async with await open_websocket(conn, path, protocols if v5 else protocols[1:], open_timeout=_OPEN_TIMEOUT,
+                                        max_size=None, compression=None) as ws:
             if stdin is not None:
                 for offset in range(0, len(stdin), _CHUNK):
                     await ws.send(bytes([_STDIN]) + stdin[offset:offset + _CHUNK])
@@ -93,8 +92,8 @@ async def exec_in_container(conn: ClusterConnection, namespace: str, pod: str, c
     except InvalidStatus as e:
         raise ExecError(f"exec in {namespace}/{pod}/{container} refused: HTTP {e.response.status_code} "
                         f"{e.response.body.decode(errors='replace')[:300] if e.response.body else ''}") from None
-    except (InvalidHandshake, OSError) as e:
-        raise ExecError(f"exec in {namespace}/{pod}/{container} failed: {e}") from None
+    except (InvalidHandshake, OSError, CredentialsError) as e:
+        raise ExecError(f"exec in {namespace}/{pod}/{container} failed: {_describe(e)}") from None
     if status is None:
         raise ExecError(f"exec in {namespace}/{pod}/{container} ended without a status")
     return ExecResult(_exit_code(status), "".join(out), "".join(err), v5)
@@ -103,21 +102,29 @@ async def exec_in_container(conn: ClusterConnection, namespace: str, pod: str, c
 _V5_SUPPORT: dict[str, bool] = {}
 
 
-async def _probe_v5(conn: ClusterConnection, base: str, ns: str, name: str, container: str) -> bool:
+async def _probe_v5(conn: ClusterConnection, ns: str, name: str, container: str) -> bool:
     """Ask for v5 with a no-op command and see what the server agrees to."""
     params = urllib.parse.urlencode([("container", container), ("stdout", "true"), ("command", "true")])
-    url = f"{base}/api/v1/namespaces/{ns}/pods/{name}/exec?{params}"
+    path = f"/api/v1/namespaces/{ns}/pods/{name}/exec?{params}"
     try:
-        async with connect(url, ssl=conn.ssl_context, additional_headers=conn.headers,
-                           subprotocols=["v5.channel.k8s.io", "v4.channel.k8s.io"],  # type: ignore[list-item]
-                           max_size=None, compression=None, open_timeout=15) as ws:
+        async with await open_websocket(conn, path, ["v5.channel.k8s.io", "v4.channel.k8s.io"],
+                                        open_timeout=_OPEN_TIMEOUT, max_size=None, compression=None) as ws:
             supported = ws.subprotocol == "v5.channel.k8s.io"
             try:
                 async for _ in ws:
                     pass
             except ConnectionClosed:
                 pass
-    except (InvalidHandshake, OSError) as e:
-        raise ExecError(f"exec in {ns}/{name}/{container} failed: {e}") from None
+    except InvalidStatus as e:
+        raise ExecError(f"exec in {ns}/{name}/{container} refused: HTTP {e.response.status_code} "
+                        f"{e.response.body.decode(errors='replace')[:300] if e.response.body else ''}") from None
+    except (InvalidHandshake, OSError, CredentialsError) as e:
+        raise ExecError(f"exec in {ns}/{name}/{container} failed: {_describe(e)}") from None
     _V5_SUPPORT[conn.server] = supported
     return supported
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, TimeoutError):
+        return f"no answer from the API server within {_OPEN_TIMEOUT:.0f} s"
+    return str(e) or type(e).__name__

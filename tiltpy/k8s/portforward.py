@@ -15,10 +15,11 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from tiltpy.k8s.connection import ClusterConnection
+from tiltpy.k8s.connection import ClusterConnection, open_websocket
+from tiltpy.k8s.credentials import CredentialsError
 
 _DATA, _ERROR = 0, 1
 _READ_SIZE = 64 * 1024
@@ -75,10 +76,9 @@ class PortForward:
         if server is not None:
             await server.wait_closed()
 
-    def _url(self, pod: str) -> str:
-        base = self._conn.server.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+    def _path(self, pod: str) -> str:
         ns, name = (urllib.parse.quote(s, safe="") for s in (self._namespace, pod))
-        return f"{base}/api/v1/namespaces/{ns}/pods/{name}/portforward?ports={self._container_port}"
+        return f"/api/v1/namespaces/{ns}/pods/{name}/portforward?ports={self._container_port}"
 
     def _say(self, pod: str, msg: str) -> None:
         self._log(f"port-forward {self._host}:{self._local_port} -> {self._namespace}/{pod}:"
@@ -99,7 +99,11 @@ class PortForward:
             pass
         except InvalidStatus as e:
             self._say(pod or "", _status_message(e))
-        except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError) as e:
+        except TimeoutError:
+            self._say(pod or "", f"no answer from the API server within {_OPEN_TIMEOUT:.0f} s")
+        except CredentialsError as e:
+            self._say(pod or "", f"credentials of context {self._conn.context}: {e}")
+        except (OSError, InvalidHandshake, ConnectionClosed) as e:
             self._say(pod or "", f"{type(e).__name__}: {e}")
         except Exception as e:  # never let one connection take the listener down
             self._say(pod or "", f"unexpected {type(e).__name__}: {e}")
@@ -108,12 +112,12 @@ class PortForward:
             writer.close()
 
     async def _forward(self, pod: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        async with connect(self._url(pod), ssl=self._conn.ssl_context, additional_headers=self._conn.headers,
-                           subprotocols=["v4.channel.k8s.io"],  # type: ignore[list-item]
-                           max_size=None, compression=None, open_timeout=_OPEN_TIMEOUT, close_timeout=2,
-                           # The API server answers pings, so keepalive never drops an idle
-                           # forward (a debugger, a DB pool) but does notice a vanished server.
-                           ping_interval=30, ping_timeout=30) as ws:
+        async with await open_websocket(self._conn, self._path(pod), ["v4.channel.k8s.io"],
+                                        open_timeout=_OPEN_TIMEOUT, max_size=None, compression=None,
+                                        close_timeout=2,
+                                        # The API server answers pings, so keepalive never drops an idle
+                                        # forward (a debugger, a DB pool) but does notice a vanished server.
+                                        ping_interval=30, ping_timeout=30) as ws:
             upstream = asyncio.create_task(self._to_pod(reader, ws))
             try:
                 async with asyncio.timeout(None) as deadline:
