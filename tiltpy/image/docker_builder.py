@@ -14,7 +14,14 @@ from typing import Any, Callable
 import docker
 import docker.errors
 
-from tiltpy.image.context import DOCKERFILE_IN_TAR, BuildContext, collect_context, context_tar, inputs_digest
+from tiltpy.image.context import (
+    DOCKERFILE_IN_TAR,
+    BuildContext,
+    ContextNotFound,
+    collect_context,
+    context_tar,
+    inputs_digest,
+)
 from tiltpy.image.dockerfile import ref_matches, ref_name, rewrite_image_refs
 from tiltpy.model.manifest import ImageTarget
 
@@ -85,7 +92,10 @@ class DockerBuilder:
     def build(self, target: ImageTarget, deps: dict[str, BuiltImage], log: Log,
               force: bool = False) -> BuiltImage:
         dockerfile, rewrites = rewritten_dockerfile(target, deps)
-        context = collect_context(target)
+        try:
+            context = collect_context(target)
+        except ContextNotFound as err:
+            raise BuildFailure(str(err)) from None
         inputs = inputs_digest(target, context, dockerfile)
         name = ref_name(target.ref)
         if not force:

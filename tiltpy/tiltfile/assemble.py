@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiltpy.compose.config import dependency_order
 from tiltpy.image.dockerfile import parse_image_refs, ref_matches
 from tiltpy.image.graph import CycleError, topo_sort
 from tiltpy.k8s.cluster import is_dev_context
@@ -218,7 +219,9 @@ def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], man
             raise TiltfileError(f'dc_resource: no Docker Compose service named "{dc.name}" (services: {services})')
     for call in state.compose_calls:
         project = call.project
-        for service in project.services.values():
+        renamed = {c.name: c.new_name for c in state.dc_resource_calls
+                   if c.new_name and (not c.project_name or c.project_name == project.name)}
+        for service in dependency_order(list(project.services.values())):
             used = [t.ref for t in targets if service.image and ref_matches(t.ref, service.image)]
             images = _with_bases(used, targets)
             consumed.update(t.ref for t in images)
@@ -238,7 +241,10 @@ def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], man
                     wait=call.wait, image=service.image, image_refs=tuple(dict.fromkeys(used)),
                     has_build=service.has_build and not used, published_ports=service.published_ports,
                     bind_mounts=service.bind_mounts),
-                resource_deps=tuple(dc.resource_deps or ()) if dc else (),
+                # Tilt adds each service's depends_on to what dc_resource(resource_deps=) gives.
+                resource_deps=tuple(dict.fromkeys([*((dc.resource_deps or ()) if dc else ()),
+                                                   *(renamed.get(d, d) for d in service.depends_on
+                                                     if d in project.services)])),
                 labels=tuple(dc.labels or ()) if dc else (),
                 links=tuple(links),
                 trigger_mode=(dc.trigger_mode if dc and dc.trigger_mode is not None else state.default_trigger_mode),

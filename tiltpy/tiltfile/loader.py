@@ -17,8 +17,10 @@ import starlark as sl
 from tiltpy.model.manifest import TiltfileResult
 from tiltpy.tiltfile import assemble
 from tiltpy.tiltfile.builtins import ALL_BUILTIN_MODULES
+from tiltpy.tiltfile.builtins.dialect import PRELUDE_BUILTINS
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
 from tiltpy.tiltfile.state import LoadOptions, TiltfileState
+from tiltpy.tiltfile.while_loops import LineMap, remap_error, translate
 
 _GLOBALS = sl.Globals.extended_by(
     [sl.LibraryExtension.StructType, sl.LibraryExtension.Json, sl.LibraryExtension.Map,
@@ -63,6 +65,7 @@ class _Evaluator:
         self.cache: dict[str, sl.FrozenModule] = {}
         self.loading: list[str] = []
         self.exit_code: int | None = None
+        self.line_maps: dict[str, LineMap] = {}  # files whose `while` loops were rewritten
 
     def module_for(self, path: str) -> sl.Module:
         ctx = FileContext(self.state, path)
@@ -76,6 +79,7 @@ class _Evaluator:
             prelude.append(getattr(builtin_module, "PRELUDE", ""))
         module["__file__"] = path
         module["__name__"] = "__main__" if path == self.state.tiltfile else os.path.basename(path)
+        sl.eval(module, sl.parse("<tiltpy prelude>", PRELUDE_BUILTINS, _dialect()), _GLOBALS)
         sl.eval(module, sl.parse("<tiltpy prelude>", "\n".join(prelude), _dialect()), _GLOBALS)
         return module
 
@@ -94,7 +98,10 @@ class _Evaluator:
         self.loading.append(path)
         try:
             module = self.module_for(path)
-            ast = sl.parse(path, source, _dialect())
+            translated, line_map = translate(source)
+            if line_map is not None:
+                self.line_maps[path] = line_map
+            ast = sl.parse(path, translated, _dialect())
             loader = sl.FileLoader(functools.partial(self._load, os.path.dirname(path)))
             sl.eval(module, ast, _GLOBALS, loader)
         finally:
@@ -131,7 +138,7 @@ def _display_name(registered: str) -> str:
     if not registered.startswith("_"):
         return registered
     name = registered[1:]
-    for prefix in ("os_path_", "os_", "sys_", "shlex_", "config_"):
+    for prefix in ("os_path_", "os_", "sys_", "shlex_", "config_", "v1alpha1_"):
         if name.startswith(prefix):
             return prefix.replace("_", ".") + name[len(prefix):]
     return name
@@ -140,10 +147,11 @@ def _display_name(registered: str) -> str:
 _PY_EXC = re.compile(r"^error: (?:TiltfileError|TiltfileExit|ValueError|TypeError|KeyError): ", re.M)
 
 
-def format_starlark_error(err: BaseException) -> str:
+def format_starlark_error(err: BaseException, line_maps: dict[str, LineMap] | None = None) -> str:
     """The interpreter's message names file:line:col and shows the source line;
-    drop the Python exception class names that would only confuse."""
-    text = str(err).rstrip()
+    drop the Python exception class names that would only confuse, and put
+    back the lines of files whose `while` loops were rewritten."""
+    text = remap_error(str(err).rstrip(), line_maps or {})
     return _PY_EXC.sub("error: ", _without_prelude_frames(text))
 
 
@@ -182,7 +190,7 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
     except sl.StarlarkError as err:
         exit_code = _exit_code(err)
         if exit_code is None:
-            result.error = format_starlark_error(err)
+            result.error = format_starlark_error(err, evaluator.line_maps)
         else:
             # exit() stops the Tiltfile without an error (Tilt's semantics):
             # what was declared before it is loaded.
@@ -191,7 +199,7 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
             except TiltfileError as assembly_err:
                 result.error = str(assembly_err)
             except sl.StarlarkError as assembly_err:
-                result.error = format_starlark_error(assembly_err)
+                result.error = format_starlark_error(assembly_err, evaluator.line_maps)
     except TiltfileError as err:
         result.error = str(err)
     result.watched_files = list(state.watched_files)

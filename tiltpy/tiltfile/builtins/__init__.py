@@ -9,6 +9,7 @@ from tiltpy.tiltfile.builtins import (
     core,
     custom_build,
     data,
+    dialect,
     docker,
     extensions,
     k8s,
@@ -19,5 +20,5 @@ from tiltpy.tiltfile.builtins import (
     settings,
 )
 
-ALL_BUILTIN_MODULES = (core, docker, k8s, live_update, os_sys, local, compose, data, config, settings, k8s_extra,
+ALL_BUILTIN_MODULES = (dialect, core, docker, k8s, live_update, os_sys, local, compose, data, config, settings, k8s_extra,
                        custom_build, extensions)

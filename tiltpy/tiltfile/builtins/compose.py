@@ -23,7 +23,7 @@ def docker_compose(ctx: FileContext, configPaths: Any, env_file: Any = None, pro
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise arg_error(fn, "configPaths", f"got {type_name(item)}, want a path, a list of paths or a blob")
-        if item in ctx.state.blob_values or "\n" in item:
+        if ctx.state.is_blob(item) or "\n" in item:
             # Inline YAML: Compose resolves its relative paths against the Tiltfile's directory.
             fake = os.path.join(ctx.dir, f"<blob {i}>.yml")
             inline[fake] = item

@@ -59,9 +59,9 @@ def docker_build(
     if contents and dockerfile_given:
         raise TiltfileError(f"{name}: cannot specify both dockerfile and dockerfile_contents")
 
+    # The context need not exist yet (a local_resource may create it before
+    # the build, as Tilt allows); the build fails clearly if it still doesn't.
     context_dir = "-" if context_arg == "-" else ctx.abspath(context_arg)
-    if context_dir != "-" and not os.path.isdir(context_dir):
-        raise arg_error(name, "context", f"directory not found: {context_dir}")
     dockerfile_path = ""
     if not contents:
         if dockerfile_given:

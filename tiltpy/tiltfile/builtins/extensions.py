@@ -204,7 +204,7 @@ _STEP_KINDS = {InitialSync: "initial_sync", FallBackOn: "fall_back_on", Sync: "s
 
 def live_update_step_kind(ctx: FileContext, step: Any) -> str:
     """'sync', 'run', ... for a live update step; '' for anything else."""
-    return _STEP_KINDS.get(type(step), "")
+    return _STEP_KINDS.get(type(ctx.state.values.payload(step, tuple(_STEP_KINDS))), "")
 
 
 def has_image_target(ctx: FileContext, ref: Any) -> bool:

@@ -6,12 +6,12 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-import starlark as sl
-
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
 from tiltpy.model.manifest import TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL, Link, PortForward
+from tiltpy.tiltfile.builtins._common import go_quote
+from tiltpy.tiltfile.builtins.dialect import marked, marked_type
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
-from tiltpy.tiltfile.state import K8sResourceCall
+from tiltpy.tiltfile.state import TRIGGER_MODE_NAMES, K8sResourceCall
 from tiltpy.tiltfile.values import as_bool, as_int, as_str, as_str_dict, as_str_list, type_name
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def k8s_yaml(ctx: FileContext, yaml: Any, allow_duplicates: Any = False) -> None
 
 def _yaml_text(ctx: FileContext, value: str) -> tuple[str, str]:
     """A blob is YAML; any other string is a path (as in Tilt)."""
-    if value in ctx.state.blob_values or ("\n" in value and not os.path.exists(ctx.abspath(value))):
+    if ctx.state.is_blob(value) or ("\n" in value and not os.path.exists(ctx.abspath(value))):
         return value, "<blob>"
     path = ctx.abspath(value)
     ctx.state.watch(path)
@@ -53,9 +53,10 @@ def _yaml_text(ctx: FileContext, value: str) -> tuple[str, str]:
         raise arg_error("k8s_yaml", "yaml", f"file not found: {path}") from None
 
 
-def parse_port_forward(builtin: str, value: Any) -> PortForward:
-    if isinstance(value, PortForward):
-        return value
+def parse_port_forward(ctx: FileContext, builtin: str, value: Any) -> PortForward:
+    given = ctx.state.values.payload(value, PortForward)
+    if given is not None:
+        return given
     if isinstance(value, int) and not isinstance(value, bool):
         return PortForward(local_port=_valid_port(builtin, value))
     if isinstance(value, str):
@@ -79,8 +80,8 @@ def _valid_port(builtin: str, port: int) -> int:
 
 
 def parse_link(builtin: str, value: Any) -> Link:
-    if isinstance(value, Link):
-        return value
+    if marked_type(value) == "struct" and value.get("_tiltpy", [None, None])[1] == "link":
+        return Link(url=str(value.get("url", "")), name=str(value.get("name", "")))
     if isinstance(value, str):
         if not value:
             raise arg_error(builtin, "links", "empty link")
@@ -106,9 +107,10 @@ def parse_labels(builtin: str, value: Any) -> list[str]:
 
 
 def parse_trigger_mode(builtin: str, value: Any) -> int:
-    if value not in (TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL) or isinstance(value, bool):
-        raise arg_error(builtin, "trigger_mode", "want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL")
-    return int(value)
+    for mode, name in TRIGGER_MODE_NAMES.items():
+        if value == name or (value == mode and not isinstance(value, bool)):
+            return mode
+    raise arg_error(builtin, "trigger_mode", "want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL")
 
 
 def k8s_resource(
@@ -146,7 +148,8 @@ def k8s_resource(
         K8sResourceCall(
             workload=workload,
             new_name=new_name,
-            port_forwards=None if port_forwards is None else [parse_port_forward(name, p) for p in _list_of(port_forwards)],
+            port_forwards=None if port_forwards is None else [parse_port_forward(ctx, name, p)
+                                                              for p in _list_of(port_forwards)],
             extra_pod_selectors=selectors,
             trigger_mode=None if trigger_mode is None else parse_trigger_mode(name, trigger_mode),
             resource_deps=None if resource_deps is None else as_str_list(name, "resource_deps", resource_deps),
@@ -162,19 +165,32 @@ def k8s_resource(
 
 
 def port_forward(ctx: FileContext, local_port: Any, container_port: Any = None, name: Any = None,
-                 link_path: Any = None, host: Any = None) -> sl.OpaquePythonObject:
+                 link_path: Any = None, host: Any = None) -> str:
+    """Tilt's port_forward value: type() `port_forward`, str() as below."""
     local = _valid_port("port_forward", as_int("port_forward", "local_port", local_port))
     container = None
     if container_port is not None:
         container = _valid_port("port_forward", as_int("port_forward", "container_port", container_port))
-    return sl.OpaquePythonObject(PortForward(
+    forward = PortForward(
         local_port=local, container_port=container, name=as_str("port_forward", "name", name),
         link_path=as_str("port_forward", "link_path", link_path), host=as_str("port_forward", "host", host),
-    ))
+    )
+    text = f"port_forward(local_port={local}, container_port={container or 0}, name={go_quote(forward.name)})"
+    return ctx.state.values.add(text, "port_forward", forward)
 
 
-def link(ctx: FileContext, url: Any, name: Any = "") -> sl.OpaquePythonObject:
-    return sl.OpaquePythonObject(Link(url=as_str("link", "url", url, allow_none=False), name=as_str("link", "name", name)))
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def link(ctx: FileContext, url: Any, name: Any = "") -> dict[str, Any]:
+    """Tilt's link is a struct (type() `struct`, fields url and name); a URL
+    without a scheme gets http://."""
+    url = as_str("link", "url", url, allow_none=False)
+    if not url:
+        raise TiltfileError('validating URL "": url empty')
+    if not _URL_SCHEME.match(url):
+        url = "http://" + url
+    return marked("struct", "link", url=url, name=as_str("link", "name", name))
 
 
 def allow_k8s_contexts(ctx: FileContext, contexts: Any) -> None:
@@ -234,7 +250,7 @@ BUILTINS = {
     "k8s_yaml": k8s_yaml,
     "k8s_resource": k8s_resource,
     "port_forward": port_forward,
-    "link": link,
+    "_link": link,
     "allow_k8s_contexts": allow_k8s_contexts,
     "default_registry": default_registry,
     "k8s_context": k8s_context,
@@ -242,4 +258,9 @@ BUILTINS = {
     "trigger_mode": trigger_mode,
     # update_settings lives in settings.py (with the other settings builtins)
 }
-CONSTANTS = {"TRIGGER_MODE_AUTO": TRIGGER_MODE_AUTO, "TRIGGER_MODE_MANUAL": TRIGGER_MODE_MANUAL}
+# Tilt's trigger modes are values of type TriggerMode whose str() is their name.
+CONSTANTS = {name: name for name in TRIGGER_MODE_NAMES.values()}
+PRELUDE = """
+def link(url, name = ""):
+    return _tiltpy_struct(_link(url, name))
+"""
