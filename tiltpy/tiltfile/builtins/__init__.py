@@ -18,7 +18,8 @@ from tiltpy.tiltfile.builtins import (
     local,
     os_sys,
     settings,
+    v1alpha1,
 )
 
 ALL_BUILTIN_MODULES = (dialect, core, docker, k8s, live_update, os_sys, local, compose, data, config, settings, k8s_extra,
-                       custom_build, extensions)
+                       custom_build, extensions, v1alpha1)
