@@ -480,23 +480,26 @@ def new_object(kind: str, name: str, spec: dict[str, Any] | None, labels: dict[s
     return obj
 
 
-def _without_managed_by(obj: dict[str, Any]) -> dict[str, Any]:
+def _as_declared(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object without what loading extensions added (managed-by, status)."""
     annotations = dict(obj["metadata"].get("annotations") or {})
     annotations.pop(ANNOTATION_MANAGED_BY, None)
     metadata = {k: v for k, v in obj["metadata"].items() if k != "annotations"}
     if annotations:
         metadata["annotations"] = annotations
-    return {**obj, "metadata": metadata}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": metadata}
 
 
 def register(state: TiltfileState, builtin: str, resource: str, obj: dict[str, Any]) -> None:
     """Tilt's register: the same name twice is fine only with the same object
-    (ext:// loads mark theirs managed-by the loader; that mark is ignored)."""
+    (teams register their extension repo in every Tiltfile)."""
     objects = api_objects(state)
     name = obj["metadata"]["name"]
     existing = objects.get(obj["kind"], name)
-    if existing is not None and _without_managed_by(existing) != _without_managed_by(obj):
-        raise TiltfileError(f'{builtin}: {resource} "{name}" already registered')
+    if existing is not None:
+        if _as_declared(existing) != _as_declared(obj):
+            raise TiltfileError(f'{builtin}: {resource} "{name}" already registered')
+        return
     objects.put(obj)
 
 
@@ -530,7 +533,8 @@ def _validate(kind: str, spec: dict[str, Any]) -> list[str]:
                 errors.append(f"spec: Invalid value: {go_quote(item['name'])}: must specify exactly one input type")
     elif kind == "ExtensionRepo":
         url = spec["url"]
-        if not url.startswith(("https://", "http://", "file://")):
+        # tiltpy also takes a bare absolute path (used in place, like file://).
+        if not url.startswith(("https://", "http://", "file://", "/")):
             errors.append(f"spec.url: Invalid value: {go_quote(url)}: URLs must start with http(s):// or file://")
         elif url.startswith("file://") and not url[len("file://"):].startswith("/"):
             errors.append(f"spec.url: Invalid value: {go_quote(url)}: file:// URLs must be absolute "
