@@ -96,7 +96,7 @@ def test_yaml_split_into_workloads_attached_objects_and_uncategorized(project: P
         docker_build('web-image', '.')
     """)
     names = [m.name for m in result.manifests]
-    assert names == [UNCATEGORIZED, "web", "redis"]
+    assert names == ["web", "redis", UNCATEGORIZED]  # Tilt lists the uncategorized objects last
     web = result.manifest("web")
     assert [o["kind"] for o in web.k8s.objects] == ["Deployment", "Service"]
     assert [o["kind"] for o in result.manifest(UNCATEGORIZED).k8s.objects] == ["ConfigMap"]
@@ -140,7 +140,7 @@ def test_k8s_resource_new_resource_from_objects(project: Project) -> None:
     ("k8s_resource('nope')\n", 'unknown resource "nope"'),
     ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards='abc')\n", "invalid port forward 'abc'"),
     ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards=[True])\n", 'for parameter "port_forwards"'),
-    ("k8s_yaml('all.yml')\nk8s_resource('web', resource_deps=['ghost'])\n", 'unknown resource "ghost"'),
+    ("k8s_yaml('all.yml')\nk8s_resource('web', resource_deps=['web'])\n", "resource web specified a dependency on itself"),
     ("k8s_yaml('all.yml')\nk8s_resource('web', trigger_mode=7)\n", "TRIGGER_MODE_AUTO"),
     ("k8s_yaml('missing.yml')\n", "file not found"),
 ])

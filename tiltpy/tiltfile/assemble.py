@@ -168,22 +168,19 @@ def _apply_resource_call(call: K8sResourceCall, drafts: list[_Draft], rest: list
         if any(d.name == call.new_name and d is not draft for d in drafts):
             raise TiltfileError(f'k8s_resource: cannot rename "{call.workload}" to "{call.new_name}": name taken')
         draft.name = call.new_name
-    if call.port_forwards is not None:
-        draft.port_forwards = list(call.port_forwards)
-    if call.links is not None:
-        draft.links = list(call.links)
-    if call.labels is not None:
-        draft.labels = list(call.labels)
-    if call.resource_deps is not None:
-        draft.resource_deps = list(call.resource_deps)
+    # As in Tilt, repeated k8s_resource() calls add port forwards, links, labels,
+    # resource_deps and pod selectors; the rest is replaced when given.
+    draft.port_forwards += call.port_forwards or []
+    draft.links += call.links or []
+    draft.labels += [label for label in call.labels or [] if label not in draft.labels]
+    draft.resource_deps += [dep for dep in call.resource_deps or [] if dep not in draft.resource_deps]
+    draft.extra_pod_selectors += call.extra_pod_selectors or []
     if call.trigger_mode is not None:
         draft.trigger_mode = call.trigger_mode
     if call.auto_init is not None:
         draft.auto_init = call.auto_init
     if call.pod_readiness:
         draft.pod_readiness = call.pod_readiness
-    if call.extra_pod_selectors is not None:
-        draft.extra_pod_selectors = list(call.extra_pod_selectors)
     if call.discovery_strategy:
         draft.discovery_strategy = call.discovery_strategy
 
@@ -254,6 +251,31 @@ def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], man
     return consumed
 
 
+def _checked_resource_deps(manifests: list[Manifest], result: TiltfileResult) -> list[Manifest]:
+    """Tilt's sanitizeDependencies: an unknown resource is a warning (and the
+    dependency is dropped), a resource depending on itself or a cycle an error."""
+    names = {m.name for m in manifests}
+    checked = []
+    for manifest in manifests:
+        deps = []
+        for dep in manifest.resource_deps:
+            if dep == manifest.name:
+                raise TiltfileError(f"resource {manifest.name} specified a dependency on itself")
+            if dep not in names:
+                result.warnings.append(f"resource {manifest.name} specified a dependency on unknown resource {dep} - "
+                                       "dependency ignored")
+                continue
+            deps.append(dep)
+        checked.append(dataclasses.replace(manifest, resource_deps=tuple(deps)))
+    deps_of = {m.name: m.resource_deps for m in checked}
+    try:
+        topo_sort([m.name for m in checked], lambda name: deps_of[name])
+    except CycleError as err:
+        edges = "\n".join(f"\t{a} -> {b}" for a, b in zip(err.cycle, err.cycle[1:]))
+        raise TiltfileError(f"cycle detected in resource dependency graph:\n{edges}") from None
+    return checked
+
+
 def assemble(state: TiltfileState, result: TiltfileResult) -> None:
     targets = resolve_image_deps(state.image_targets)
     drafts, rest = _split_workloads(state, targets)
@@ -263,9 +285,6 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
         _apply_resource_call(call, drafts, rest)
 
     manifests: list[Manifest] = []
-    if rest:
-        manifests.append(Manifest(name=UNCATEGORIZED, k8s=K8sTarget(objects=tuple(rest), pod_readiness="ignore"),
-                                  trigger_mode=state.default_trigger_mode, source_order=-1))
     consumed: set[str] = set()
     for order, draft in enumerate(drafts):
         used = [ref for obj in draft.objects for ref in _images_used(obj, targets, state)]
@@ -302,16 +321,14 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
 
     consumed |= _add_compose_manifests(state, targets, manifests)
     _add_local_manifests(state, manifests)
+    if rest:  # Tilt's order: Kubernetes, Compose, local, then the uncategorized objects
+        manifests.append(Manifest(name=UNCATEGORIZED, k8s=K8sTarget(objects=tuple(rest), pod_readiness="ignore"),
+                                  trigger_mode=state.default_trigger_mode, source_order=-1))
     duplicates = sorted({m.name for m in manifests if sum(1 for o in manifests if o.name == m.name) > 1})
     if duplicates:
         raise TiltfileError(f"resource names must be unique; used more than once: {', '.join(duplicates)}")
 
-    names = {m.name for m in manifests}
-    for manifest in manifests:
-        for dep in manifest.resource_deps:
-            if dep not in names:
-                raise TiltfileError(f'resource "{manifest.name}": resource_deps names unknown resource "{dep}" '
-                                    f"(known: {', '.join(sorted(names))})")
+    manifests = _checked_resource_deps(manifests, result)
     for target in targets:
         if target.ref not in consumed and not suppressed_image_warning(state, target.ref):
             result.warnings.append(

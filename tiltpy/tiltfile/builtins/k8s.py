@@ -108,9 +108,10 @@ def parse_labels(builtin: str, value: Any) -> list[str]:
 
 def parse_trigger_mode(builtin: str, value: Any) -> int:
     for mode, name in TRIGGER_MODE_NAMES.items():
-        if value == name or (value == mode and not isinstance(value, bool)):
+        if value == name:
             return mode
-    raise arg_error(builtin, "trigger_mode", "want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL")
+    raise TiltfileError(f"{builtin}: for parameter trigger_mode: got {type_name(value)}, want TriggerMode "
+                        "(TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL)")
 
 
 def k8s_resource(
