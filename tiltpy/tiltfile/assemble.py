@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiltpy.compose.config import dependency_order
-from tiltpy.image.dockerfile import parse_image_refs, ref_matches
+from tiltpy.image.dockerfile import parse_image_refs, ref_matches, ref_name
 from tiltpy.image.graph import CycleError, topo_sort
 from tiltpy.k8s.cluster import is_dev_context
 from tiltpy.k8s.objects import (
@@ -89,15 +89,30 @@ def resolve_image_deps(targets: list[ImageTarget]) -> list[ImageTarget]:
 
 
 def _images_used(obj: dict[str, Any], targets: list[ImageTarget], state: TiltfileState | None = None) -> list[str]:
-    used = []
+    """The image targets an object consumes. As Tilt's build index: each image
+    the object names goes to the first docker_build (in Tiltfile order) that
+    matches it; docker_builds of one name with different tags match exactly."""
+    order = {t.ref: i for i, t in enumerate(state.image_targets)} if state is not None else {}
+    by_declaration = sorted(targets, key=lambda t: order.get(t.ref, len(order)))
+    names = [ref_name(t.ref) for t in by_declaration]
+    exact = {n for n in names if names.count(n) > 1}
+
+    def builder_for(image: str, candidates: list[ImageTarget]) -> str | None:
+        for target in candidates:
+            if ref_matches(target.ref, image, exact=ref_name(target.ref) in exact):
+                return target.ref
+        return None
+
+    used: list[str] = []
     images = container_images(obj) + (locator_images(state, obj) if state is not None else [])  # + k8s_kind paths
     env_values = [env.get("value") for c in iter_containers(obj) for env in (c.get("env") or [])
                   if isinstance(env, dict) and isinstance(env.get("value"), str)]
-    for target in targets:
-        candidates = images + (env_values if target.match_in_env_vars else [])
-        if any(ref_matches(target.ref, image) for image in candidates):
-            used.append(target.ref)
-    return used
+    in_env = [t for t in by_declaration if t.match_in_env_vars]
+    for image, candidates in [(i, by_declaration) for i in images] + [(v, in_env) for v in env_values]:
+        ref = builder_for(image, candidates)
+        if ref is not None and ref not in used:
+            used.append(ref)
+    return sorted(used, key=lambda ref: [t.ref for t in targets].index(ref))
 
 
 def _unique_names(objects: list[dict[str, Any]]) -> list[str]:
