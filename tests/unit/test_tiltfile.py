@@ -138,8 +138,9 @@ def test_k8s_resource_new_resource_from_objects(project: Project) -> None:
 
 @pytest.mark.parametrize("tiltfile, expected", [
     ("k8s_resource('nope')\n", 'unknown resource "nope"'),
-    ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards='abc')\n", "invalid port forward 'abc'"),
-    ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards=[True])\n", 'for parameter "port_forwards"'),
+    ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards='abc')\n",
+     'portForward port value "abc" is not in the valid range [0-65535]'),
+    ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards=[True])\n", "port_forwards must be an int"),
     ("k8s_yaml('all.yml')\nk8s_resource('web', resource_deps=['web'])\n", "resource web specified a dependency on itself"),
     ("k8s_yaml('all.yml')\nk8s_resource('web', trigger_mode=7)\n", "TRIGGER_MODE_AUTO"),
     ("k8s_yaml('missing.yml')\n", "file not found"),

@@ -44,6 +44,7 @@ from tiltpy.tiltfile.builtins._assembly import (
     resource_names,
     suppressed_image_warning,
 )
+from tiltpy.tiltfile.builtins._common import go_quote
 from tiltpy.tiltfile.errors import TiltfileError
 from tiltpy.tiltfile.state import K8sResourceCall, TiltfileState
 
@@ -149,16 +150,84 @@ def _split_workloads(state: TiltfileState, targets: list[ImageTarget]) -> tuple[
     return drafts, rest
 
 
-def _object_matches(selector: str, obj: dict[str, Any]) -> bool:
-    parts = selector.split(":")
-    if len(parts) > 3 or not parts[0]:
-        raise TiltfileError(f"k8s_resource: invalid object selector {selector!r}: want 'name[:kind[:namespace]]'")
+def _split_selector(text: str) -> list[str]:
+    """Tilt's UnescapeAndSplit: ':' separates, '\\' escapes ':' and '\\'."""
+    parts, current, escaped = [], "", False
+    for i, ch in enumerate(text):
+        if escaped:
+            if ch not in ":\\":
+                raise TiltfileError(f"Error making selector from string {go_quote(text)}: invalid escape sequence "
+                                    f"'\\{ch}' in '{text[max(0, i - 3):i + 3]}'")
+            current += ch
+            escaped = False
+        elif ch == ":":
+            parts.append(current)
+            current = ""
+        elif ch == "\\":
+            escaped = True
+        else:
+            current += ch
+    parts.append(current)
+    if not text:
+        raise TiltfileError(f'Error making selector from string "": selector can\'t be empty')
+    if len(parts) > 3:
+        raise TiltfileError(f"Error making selector from string {go_quote(text)}: Too many parts in selector. "
+                            "Selectors must contain between 1 and 3 parts (colon separated), "
+                            f"found {len(parts)} parts in {text}")
+    return parts
+
+
+def _escape(part: str) -> str:
+    return part.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def _components(obj: dict[str, Any]) -> list[str]:
     oid = object_id(obj)
-    fields = [oid.name, oid.kind, oid.namespace or "default"]
-    return all(p.lower() == f.lower() for p, f in zip(parts, fields))
+    return [oid.name, oid.kind, oid.namespace or "default", oid.api_group or "core"]
 
 
-def _apply_resource_call(call: K8sResourceCall, drafts: list[_Draft], rest: list[dict[str, Any]]) -> None:
+def _full_name(obj: dict[str, Any]) -> str:
+    """Tilt's fullNameFromK8sEntity: name:Kind:namespace, escaped."""
+    return ":".join(_escape(p) for p in _components(obj)[:3])
+
+
+def _fragments(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Tilt's FragmentsToEntities: name, name:kind, name:kind:ns, name:kind:ns:group (lowercase)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        parts = [_escape(p) for p in _components(obj)]
+        for i in range(1, len(parts) + 1):
+            out.setdefault(":".join(parts[:i]).lower(), []).append(obj)
+    return out
+
+
+def _selector_matches(parts: list[str], obj: dict[str, Any]) -> bool:
+    """A full-match, case-insensitive selector: name[:kind[:namespace]]."""
+    return all(p.lower() == c.lower() for p, c in zip(parts, _components(obj)) if p)
+
+
+def _add_objects(call: K8sResourceCall, draft: _Draft, rest: list[dict[str, Any]],
+                 fragments: dict[str, list[dict[str, Any]]], full_names: list[str]) -> None:
+    """k8s_resource(objects=): each fragment must name exactly one object, still unclaimed."""
+    selectors = [_split_selector(text) for text in call.objects or []]
+    for text, parts in zip(call.objects or [], selectors):
+        matches = fragments.get(text.lower(), [])
+        if not matches:
+            raise TiltfileError(f"No object identified by the fragment {go_quote(text)} could be found. "
+                                f"Possible objects are: {', '.join(go_quote(n) for n in full_names)}")
+        if len(matches) > 1:
+            raise TiltfileError(f"{go_quote(text)} is not a unique fragment. Objects that match {go_quote(text)} are "
+                                f"{', '.join(go_quote(_full_name(o)) for o in matches)}")
+        found = [o for o in rest if _selector_matches(parts, o)]
+        if not found:
+            raise TiltfileError(f"No object identified by the fragment {go_quote(text)} could be found in remaining "
+                                f"YAML. Valid remaining fragments are: {', '.join(go_quote(_full_name(o)) for o in rest)}")
+        draft.objects.append(found[0])
+        rest.remove(found[0])
+
+
+def _apply_resource_call(call: K8sResourceCall, drafts: list[_Draft], rest: list[dict[str, Any]],
+                         fragments: dict[str, list[dict[str, Any]]], full_names: list[str]) -> None:
     if call.workload:
         draft = next((d for d in drafts if call.workload in (d.name, d.original_name)), None)
         if draft is None:
@@ -167,18 +236,10 @@ def _apply_resource_call(call: K8sResourceCall, drafts: list[_Draft], rest: list
                                 f"(in {call.where}). Known Kubernetes resources: {known}")
     else:
         if any(d.name == call.new_name for d in drafts):
-            raise TiltfileError(f'k8s_resource: a resource named "{call.new_name}" already exists')
+            raise TiltfileError(f'k8s_resource named "{call.new_name}" already exists')
         draft = _Draft(name=call.new_name, objects=[], original_name=call.new_name)
         drafts.append(draft)
-    for selector in call.objects or []:
-        matched = [o for o in rest if _object_matches(selector, o)]
-        if not matched:
-            raise TiltfileError(f"k8s_resource: no object matches {selector!r} among the objects not "
-                                "already in a resource (selector: name[:kind[:namespace]])")
-        if len(matched) > 1:
-            raise TiltfileError(f"k8s_resource: {selector!r} matches several objects; add kind and namespace")
-        draft.objects.append(matched[0])
-        rest.remove(matched[0])
+    _add_objects(call, draft, rest, fragments, full_names)
     if call.new_name and call.workload:
         if any(d.name == call.new_name and d is not draft for d in drafts):
             raise TiltfileError(f'k8s_resource: cannot rename "{call.workload}" to "{call.new_name}": name taken')
@@ -296,8 +357,10 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
     drafts, rest = _split_workloads(state, targets)
     drafts = [_Draft(name=c.name, objects=[], original_name=c.name, custom_deploy=c)
               for c in extra(state).custom_deploys] + drafts  # k8s_custom_deploy() resources come first, as in Tilt
+    every_object = [o for d in drafts for o in d.objects] + rest
+    fragments, full_names = _fragments(every_object), [_full_name(o) for o in every_object]
     for call in state.k8s_resource_calls:
-        _apply_resource_call(call, drafts, rest)
+        _apply_resource_call(call, drafts, rest, fragments, full_names)
 
     manifests: list[Manifest] = []
     consumed: set[str] = set()

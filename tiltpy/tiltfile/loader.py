@@ -20,7 +20,7 @@ from tiltpy.tiltfile.builtins import ALL_BUILTIN_MODULES
 from tiltpy.tiltfile.builtins.dialect import PRELUDE_BUILTINS
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
 from tiltpy.tiltfile.state import LoadOptions, TiltfileState
-from tiltpy.tiltfile.while_loops import LineMap, remap_error, translate
+from tiltpy.tiltfile.source_rewrite import LineMap, remap_error, translate
 
 _GLOBALS = sl.Globals.extended_by(
     [sl.LibraryExtension.StructType, sl.LibraryExtension.Json, sl.LibraryExtension.Map,

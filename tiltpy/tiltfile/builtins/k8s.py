@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
 from tiltpy.model.manifest import TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL, Link, PortForward
 from tiltpy.tiltfile.builtins._common import go_quote
-from tiltpy.tiltfile.builtins.dialect import marked, marked_type
+from tiltpy.tiltfile.builtins.dialect import go_str, marked, marked_type
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.state import TRIGGER_MODE_NAMES, K8sResourceCall
 from tiltpy.tiltfile.values import as_bool, as_int, as_str, as_str_dict, as_str_list, type_name
@@ -53,24 +53,42 @@ def _yaml_text(ctx: FileContext, value: str) -> tuple[str, str]:
         raise arg_error("k8s_yaml", "yaml", f"file not found: {path}") from None
 
 
-def parse_port_forward(ctx: FileContext, builtin: str, value: Any) -> PortForward:
+def parse_port_forward(ctx: FileContext, builtin: str, value: Any, resource: str = "") -> PortForward:
+    """Tilt's port forward forms: an int (the local port), 'LOCAL', 'LOCAL:CONTAINER',
+    'HOST:LOCAL:CONTAINER', or a port_forward()."""
     given = ctx.state.values.payload(value, PortForward)
     if given is not None:
         return given
+    where = f'{builtin} "{resource}": ' if resource else f"{builtin}: "
     if isinstance(value, int) and not isinstance(value, bool):
-        return PortForward(local_port=_valid_port(builtin, value))
+        if not 0 <= value <= 65535:
+            raise TiltfileError(f"{where}portForward port value {value} is not in the valid range [0-65535]")
+        return PortForward(local_port=value)
     if isinstance(value, str):
-        parts = value.strip().split(":")
-        if len(parts) > 3 or not all(p.isdigit() for p in parts[-2:]) or not parts[0]:
-            raise arg_error(builtin, "port_forwards", f"invalid port forward {value!r}: want 'LOCAL', 'LOCAL:CONTAINER' or 'HOST:LOCAL:CONTAINER'")
-        host = parts[0] if len(parts) == 3 else ""
-        ports = parts[1:] if host else parts
-        return PortForward(
-            local_port=_valid_port(builtin, int(ports[0])),
-            container_port=_valid_port(builtin, int(ports[1])) if len(ports) == 2 else None,
-            host=host,
-        )
-    raise arg_error(builtin, "port_forwards", f"got {type_name(value)}, want int, string or port_forward()")
+        parts = value.split(":", 2)
+        host = ""
+        if len(parts) == 3:
+            host = parts[0]
+            if not _VALID_HOST.match(host):
+                raise TiltfileError(f"{where}portForward host value {go_quote(parts[1])} is not a valid hostname or "
+                                    "IP address")
+        local_text = parts[1] if len(parts) == 3 else parts[0]
+        local = _port_number(where, local_text)
+        container = _port_number(where, parts[-1]) if len(parts) > 1 else None
+        return PortForward(local_port=local, container_port=container or None, host=host)
+    raise TiltfileError(f"{where}port_forwards must be an int, a port_forward, or a sequence of those; is a "
+                        f"{type_name(value)}")
+
+
+_VALID_HOST = re.compile(
+    r"^(([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])\.){3}([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])$"
+    r"|^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9])$")
+
+
+def _port_number(where: str, text: str) -> int:
+    if not re.fullmatch(r"[+-]?[0-9]+", text) or not 0 <= int(text) <= 65535:
+        raise TiltfileError(f"{where}portForward port value {go_quote(text)} is not in the valid range [0-65535]")
+    return int(text)
 
 
 def _valid_port(builtin: str, port: int) -> int:
@@ -80,13 +98,15 @@ def _valid_port(builtin: str, port: int) -> int:
 
 
 def parse_link(builtin: str, value: Any) -> Link:
+    """A string (http:// added when it has no scheme) or a link()."""
     if marked_type(value) == "struct" and value.get("_tiltpy", [None, None])[1] == "link":
         return Link(url=str(value.get("url", "")), name=str(value.get("name", "")))
     if isinstance(value, str):
         if not value:
-            raise arg_error(builtin, "links", "empty link")
-        return Link(url=value)
-    raise arg_error(builtin, "links", f"got {type_name(value)}, want string or link()")
+            raise TiltfileError(f'{builtin}: validating URL "": url empty')
+        return Link(url=value if _URL_SCHEME.match(value) else "http://" + value)
+    raise TiltfileError(f"{builtin}: `Want a string, a link, or a sequence of these; found {go_str(value)} "
+                        f"(type: {type_name(value)})")
 
 
 def _list_of(value: Any) -> list[Any]:
@@ -133,9 +153,11 @@ def k8s_resource(
     workload = as_str(name, "workload", workload)
     new_name = as_str(name, "new_name", new_name)
     if not workload and not new_name:
-        raise TiltfileError(f"{name}: must specify workload or new_name")
+        raise TiltfileError("Resource name missing. Must give a name for an existing resource or a new_name to "
+                            "create a new resource.")
     if not workload and not objects:
-        raise TiltfileError(f"{name}: a new resource ({new_name!r}) needs objects=")
+        raise TiltfileError("k8s_resource doesn't specify a workload or any objects. All non-workload resources "
+                            "must specify 1 or more objects")
     readiness = as_str(name, "pod_readiness", pod_readiness)
     if readiness not in ("", "wait", "ignore", "succeeded"):
         raise arg_error(name, "pod_readiness", f"got {readiness!r}, want 'wait', 'ignore' or 'succeeded'")
@@ -149,7 +171,7 @@ def k8s_resource(
         K8sResourceCall(
             workload=workload,
             new_name=new_name,
-            port_forwards=None if port_forwards is None else [parse_port_forward(ctx, name, p)
+            port_forwards=None if port_forwards is None else [parse_port_forward(ctx, name, p, workload or new_name)
                                                               for p in _list_of(port_forwards)],
             extra_pod_selectors=selectors,
             trigger_mode=None if trigger_mode is None else parse_trigger_mode(name, trigger_mode),

@@ -1,10 +1,15 @@
-"""`while` loops for starlark-pyo3, whose parser rejects the keyword (Tilt's
-Starlark allows it, with recursion).
+"""What starlark-go (Tilt's interpreter) takes and starlark-pyo3's parser does
+not, rewritten before parsing:
 
-Each `while COND:` becomes `for _ in range(2147483647):` with `if not (COND):
-break` as the first statement of its body: the same iterations, `break` and
-`continue` semantics. That adds a line per loop, so the loader keeps a LineMap
-per file and error messages are mapped back to the user's lines and text."""
+- `while` loops (Tilt's dialect allows them, with recursion). Each
+  `while COND:` becomes `for _ in range(2147483647):` with `if not (COND):
+  break` as the first statement of its body: the same iterations, `break`
+  and `continue` semantics. That adds a line per loop.
+- tabs in indentation (starlark-rust refuses them); expanded to the next
+  multiple of 8 columns, as Go's scanner counts them.
+
+The loader keeps a LineMap per rewritten file, and error messages are mapped
+back to the user's lines, columns and text."""
 from __future__ import annotations
 
 import io
@@ -34,19 +39,51 @@ class LineMap:
 
 
 def translate(source: str) -> tuple[str, LineMap | None]:
-    """The source with `while` loops rewritten, and its LineMap (None when
-    there is no `while`, or the source does not tokenize: the interpreter then
-    reports the syntax error itself)."""
-    if "while" not in source:
+    """The source rewritten, and its LineMap (None when nothing needed
+    rewriting, or the source does not tokenize: the interpreter then reports
+    the syntax error itself)."""
+    if "while" not in source and "\t" not in source:
         return source, None
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return source, None
+    original_lines = source.split("\n")
+    tab_shift: dict[int, int] = {}
+    if "\t" in source:
+        source, tab_shift = _expand_indentation_tabs(original_lines, tokens)
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            return source, None
     loops = _find_loops(tokens)
-    if not loops:
+    if loops:
+        source, line_map = _rewrite(source, loops)
+    elif tab_shift:
+        line_map = LineMap(original_lines=original_lines, origin=list(range(1, len(original_lines) + 1)))
+    else:
         return source, None
-    return _rewrite(source, loops)
+    line_map.original_lines = original_lines
+    for t_line, row in enumerate(line_map.origin, start=1):
+        if row in tab_shift:
+            line_map.column_shift[t_line] = line_map.column_shift.get(t_line, 0) + tab_shift[row]
+    return source, line_map
+
+
+def _expand_indentation_tabs(lines: list[str], tokens: list[tokenize.TokenInfo]) -> tuple[str, dict[int, int]]:
+    """Leading tabs become spaces (to the next multiple of 8), except on lines
+    that continue a multi-line string."""
+    in_string = {row for tok in tokens if tok.type == tokenize.STRING and tok.end[0] > tok.start[0]
+                 for row in range(tok.start[0] + 1, tok.end[0] + 1)}
+    out, shift = [], {}
+    for row, line in enumerate(lines, start=1):
+        indent = line[:len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and row not in in_string:
+            expanded = indent.expandtabs(8)
+            shift[row] = len(expanded) - len(indent)
+            line = expanded + line[len(indent):]
+        out.append(line)
+    return "\n".join(out), shift
 
 
 @dataclass
