@@ -45,6 +45,7 @@ from tiltpy.tiltfile.builtins._assembly import (
     suppressed_image_warning,
 )
 from tiltpy.tiltfile.builtins._common import go_quote
+from tiltpy.tiltfile.builtins.live_update import check_all_steps_used
 from tiltpy.tiltfile.errors import TiltfileError
 from tiltpy.tiltfile.state import K8sResourceCall, TiltfileState
 
@@ -353,6 +354,7 @@ def _checked_resource_deps(manifests: list[Manifest], result: TiltfileResult) ->
 
 
 def assemble(state: TiltfileState, result: TiltfileResult) -> None:
+    check_all_steps_used(state)
     targets = resolve_image_deps(state.image_targets)
     drafts, rest = _split_workloads(state, targets)
     drafts = [_Draft(name=c.name, objects=[], original_name=c.name, custom_deploy=c)

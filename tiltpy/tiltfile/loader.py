@@ -65,7 +65,7 @@ class _Evaluator:
         self.cache: dict[str, sl.FrozenModule] = {}
         self.loading: list[str] = []
         self.exit_code: int | None = None
-        self.line_maps: dict[str, LineMap] = {}  # files whose `while` loops were rewritten
+        self.line_maps: dict[str, LineMap] = {}  # files rewritten before parsing (while loops, tabs)
 
     def module_for(self, path: str) -> sl.Module:
         ctx = FileContext(self.state, path)
@@ -102,7 +102,7 @@ class _Evaluator:
             if line_map is not None:
                 self.line_maps[path] = line_map
             ast = sl.parse(path, translated, _dialect())
-            loader = sl.FileLoader(functools.partial(self._load, os.path.dirname(path)))
+            loader = sl.FileLoader(functools.partial(self._load, path))
             sl.eval(module, ast, _GLOBALS, loader)
         finally:
             self.loading.pop()
@@ -113,12 +113,17 @@ class _Evaluator:
         after_file(FileContext(self.state, path), frozen, source)
         return frozen
 
-    def _load(self, from_dir: str, spec: str) -> sl.FrozenModule:
-        if spec.startswith("ext://"):
-            from tiltpy.tiltfile.builtins.extensions import resolve_extension
+    def _load(self, from_file: str, spec: str) -> sl.FrozenModule:
+        try:
+            if spec.startswith("ext://"):
+                from tiltpy.tiltfile.builtins.extensions import resolve_extension
 
-            return self.run_file(resolve_extension(self.state, spec))
-        return self.run_file(os.path.normpath(os.path.join(from_dir, spec)))
+                return self.run_file(resolve_extension(self.state, spec))
+            return self.run_file(os.path.normpath(os.path.join(os.path.dirname(from_file), spec)))
+        except sl.StarlarkError as err:
+            # Raised as our own error, the interpreter adds the load() that reached the
+            # failing file (it passes its own errors through without it).
+            raise TiltfileError(re.sub(r"^error: ", "", format_starlark_error(err, self.line_maps))) from None
 
 
 def _bind(fn: Callable[..., Any], ctx: FileContext, name: str) -> Callable[..., Any]:
@@ -144,7 +149,8 @@ def _display_name(registered: str) -> str:
     return name
 
 
-_PY_EXC = re.compile(r"^error: (?:TiltfileError|TiltfileExit|ValueError|TypeError|KeyError): ", re.M)
+_PY_EXC = re.compile(r"^error: (?:StarlarkError: |TiltfileError: |TiltfileExit: |ValueError: |TypeError: |KeyError: )+",
+                     re.M)
 
 
 def format_starlark_error(err: BaseException, line_maps: dict[str, LineMap] | None = None) -> str:
