@@ -13,6 +13,7 @@ import pytest
 from tests.extension_repos import DEFAULT_REPO_URL, commit, git, make_repo, redirect_default_repo
 from tests.unit.test_tiltfile_support import Project, project  # noqa: F401
 from tiltpy.tiltfile import extension_repos
+from tiltpy.tiltfile.builtins.extensions import registered_extension_tiltfile
 
 HELLO = "def hi():\n    print('hello from v1')\n"
 CALLS_OTHER = "load('ext://hello', 'hi')\ndef both():\n    hi()\n    print('and from other')\n"
@@ -67,9 +68,9 @@ def test_registered_extension_and_repo(project: Project, repo: Path) -> None:
     assert _objects(result, "Extension")["my-extension"]["spec"] == {"repoName": "mine", "repoPath": "custom-path"}
 
 
-def test_extension_registered_but_not_loaded_gets_its_path(project: Project, repo: Path) -> None:
-    """In Tilt such an extension runs as a Tiltfile of its own, with its args:
-    the loader resolves where it is, for the engine."""
+def test_extension_registered_but_not_loaded(project: Project, repo: Path) -> None:
+    """In Tilt such an extension runs as a Tiltfile of its own, with its args;
+    the load only records it (no fetch), and the engine finds its Tiltfile."""
     result = project.ok(f"""
         v1alpha1.extension_repo(name='default', url='{repo.as_uri()}')
         v1alpha1.extension(name='side', repo_name='default', repo_path='hello', args=['--flag'])
@@ -77,9 +78,12 @@ def test_extension_registered_but_not_loaded_gets_its_path(project: Project, rep
     """)
     exts = _objects(result, "Extension")
     assert exts["side"]["spec"] == {"repoName": "default", "repoPath": "hello", "args": ["--flag"]}
-    assert exts["side"]["status"] == {"path": str(repo / "hello" / "Tiltfile")}
-    assert "no extension tiltfile found" in exts["broken"]["status"]["error"]
-    assert "annotations" not in exts["side"]["metadata"]
+    assert "annotations" not in exts["side"]["metadata"] and "status" not in exts["side"]
+    logs: list[str] = []
+    assert registered_extension_tiltfile(result.api_objects, "side", logs.append) == (
+        str(repo / "hello" / "Tiltfile"), "")
+    path, error = registered_extension_tiltfile(result.api_objects, "broken", logs.append)
+    assert path == "" and "no extension tiltfile found" in error
 
 
 def test_same_repo_registered_twice(project: Project, repo: Path) -> None:

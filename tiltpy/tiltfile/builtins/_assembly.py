@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from tiltpy.tiltfile.builtins.config import apply_config
 from tiltpy.tiltfile.builtins.custom_build import explicit_image_deps
-from tiltpy.tiltfile.builtins.extensions import resolve_registered_extensions
 from tiltpy.tiltfile.builtins.k8s_extra import (
     custom_deploy_image_refs,
     extra,
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 
 
 def finish_result(state: TiltfileState, result: TiltfileResult) -> None:
-    resolve_registered_extensions(state)
     result.api_objects = api_objects(state).all()
     apply_settings(state, result)
     apply_config(state, result)

@@ -115,24 +115,24 @@ def _extension_tiltfile(repo_path: str, path_in_repo: str) -> tuple[str, str]:
     return path, ""
 
 
-def resolve_registered_extensions(state: TiltfileState) -> None:
-    """Extensions registered with v1alpha1.extension() but not load()ed run as
-    Tiltfiles of their own in Tilt (with spec.args). Resolve each one's path
-    now, into status.path (or status.error), for the engine to load."""
-    objects = api_objects(state)
-    for ext in objects.by_kind.get("Extension", {}).values():
-        if (ext["metadata"].get("annotations") or {}).get(ANNOTATION_MANAGED_BY):
-            continue
-        status = _repo_status(state, ext["spec"]["repoName"])
-        if status.error:
-            ext["status"] = {"error": f"extension repo not loaded: {ext['spec']['repoName']}"}
-            state.log(f"extension {ext['metadata']['name']}: loading extension repo "
-                      f"{ext['spec']['repoName']}: {status.error}")
-            continue
-        path, error = _extension_tiltfile(status.path, ext["spec"]["repoPath"])
-        ext["status"] = {"path": path} if path else {"error": error}
-        if error:
-            state.log(f"extension {ext['metadata']['name']}: {error}")
+def registered_extension_tiltfile(objects: list[dict[str, Any]], name: str,
+                                  log: extension_repos.Log) -> tuple[str, str]:
+    """For the engine: an Extension registered with v1alpha1.extension() and not
+    load()ed runs in Tilt as a Tiltfile of its own (with spec.args, its
+    resources labelled `extension.<name>`). Returns (its Tiltfile, error),
+    fetching its repo from `objects` (a TiltfileResult's api_objects) as a
+    load would."""
+    by_kind: dict[tuple[str, str], dict[str, Any]] = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    ext = by_kind.get(("Extension", name))
+    if ext is None:
+        return "", f"extension not found: {name}"
+    repo = by_kind.get(("ExtensionRepo", ext["spec"]["repoName"]))
+    if repo is None:
+        return "", f"extension repo not found: {ext['spec']['repoName']}"
+    status = extension_repos.fetch(repo["spec"]["url"], repo["spec"].get("ref", ""), log)
+    if status.error:
+        return "", f"extension repo not loaded: {ext['spec']['repoName']}: {status.error}"
+    return _extension_tiltfile(status.path, ext["spec"]["repoPath"])
 
 
 def _resolve(ctx: FileContext, builtin: str, path: Any) -> str:
