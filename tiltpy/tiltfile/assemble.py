@@ -47,7 +47,7 @@ from tiltpy.tiltfile.builtins._assembly import (
 from tiltpy.tiltfile.builtins._common import go_quote
 from tiltpy.tiltfile.builtins.live_update import check_all_steps_used
 from tiltpy.tiltfile.errors import TiltfileError
-from tiltpy.tiltfile.state import K8sResourceCall, TiltfileState
+from tiltpy.tiltfile.state import DcResourceCall, K8sResourceCall, TiltfileState
 
 
 @dataclass
@@ -283,9 +283,37 @@ def _add_local_manifests(state: TiltfileState, manifests: list[Manifest]) -> Non
         ))
 
 
+def _merged_dc_resource_calls(state: TiltfileState) -> dict[str, DcResourceCall]:
+    """dc_resource() calls per service, as Tilt accumulates them: links,
+    labels and resource_deps add up; the rest is replaced when given."""
+    merged: dict[str, DcResourceCall] = {}
+    for call in state.dc_resource_calls:
+        before = merged.get(call.name)
+        if before is None:
+            merged[call.name] = dataclasses.replace(call)
+            continue
+        merged[call.name] = dataclasses.replace(
+            before,
+            trigger_mode=call.trigger_mode if call.trigger_mode is not None else before.trigger_mode,
+            resource_deps=(before.resource_deps or []) + [d for d in call.resource_deps or []
+                                                          if d not in (before.resource_deps or [])]
+            if (before.resource_deps is not None or call.resource_deps is not None) else None,
+            links=(before.links or []) + (call.links or []) if (before.links is not None or call.links is not None)
+            else None,
+            labels=(before.labels or []) + [lb for lb in call.labels or [] if lb not in (before.labels or [])]
+            if (before.labels is not None or call.labels is not None) else None,
+            auto_init=call.auto_init if call.auto_init is not None else before.auto_init,
+            project_name=call.project_name or before.project_name,
+            new_name=call.new_name or before.new_name,
+            infer_links=call.infer_links if call.infer_links is not None else before.infer_links,
+            image=call.image or before.image,
+        )
+    return merged
+
+
 def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], manifests: list[Manifest]) -> set[str]:
     consumed: set[str] = set()
-    calls = {c.name: c for c in state.dc_resource_calls}
+    calls = _merged_dc_resource_calls(state)
     known = {(call.project.name, svc) for call in state.compose_calls for svc in call.project.services}
     for dc in state.dc_resource_calls:
         if not any(svc == dc.name and (not dc.project_name or proj == dc.project_name) for proj, svc in known):
@@ -296,7 +324,9 @@ def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], man
         renamed = {c.name: c.new_name for c in state.dc_resource_calls
                    if c.new_name and (not c.project_name or c.project_name == project.name)}
         for service in dependency_order(list(project.services.values())):
-            used = [t.ref for t in targets if service.image and ref_matches(t.ref, service.image)]
+            dc = calls.get(service.name)
+            wanted = (dc.image if dc is not None and dc.image else "") or service.image
+            used = [t.ref for t in targets if wanted and ref_matches(t.ref, wanted)]
             images = _with_bases(used, targets)
             consumed.update(t.ref for t in images)
             dc = calls.get(service.name)

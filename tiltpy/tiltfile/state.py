@@ -102,6 +102,7 @@ class DcResourceCall:
     project_name: str
     new_name: str
     infer_links: bool | None
+    image: str = ""  # the image this service runs, when the compose file can't tell (Tilt's `image` arg)
 
 
 @dataclass
