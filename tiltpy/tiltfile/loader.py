@@ -121,6 +121,8 @@ class _Evaluator:
                 return self.run_file(resolve_extension(self.state, spec))
             return self.run_file(os.path.normpath(os.path.join(os.path.dirname(from_file), spec)))
         except sl.StarlarkError as err:
+            if _exit_code(err) is not None:
+                raise  # exit() in a loaded file ends the whole load, without an error
             # Raised as our own error, the interpreter adds the load() that reached the
             # failing file (it passes its own errors through without it).
             raise TiltfileError(re.sub(r"^error: ", "", format_starlark_error(err, self.line_maps))) from None
