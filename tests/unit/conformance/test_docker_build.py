@@ -264,3 +264,12 @@ def test_custom_build_skips_local_docker(f: Fixture) -> None:
            " skips_local_docker=True)\nk8s_yaml('foo.yaml')\n")
     build = f.manifest("foo").image_targets[0].custom_build
     assert (build.tag, build.disable_push, build.skips_local_docker) == ("v1", True, True)
+
+
+def test_obsolete_cache_and_invalid_extra_tag(f: Fixture) -> None:
+    """TestDockerBuildCache (a warning) / TestDockerBuildExtraTagListInvalid."""
+    f.setup_foo()
+    result = f.load("k8s_yaml('foo.yaml')\ndocker_build('gcr.io/foo', 'foo', cache='/paths/to/cache')\n")
+    assert any("docker_build(cache=...) is obsolete" in w for w in result.warnings)
+    f.error("k8s_yaml('foo.yaml')\ndocker_build('gcr.io/foo', 'foo', extra_tag='cherry bomb')\n",
+            'Argument extra_tag="cherry bomb" not a valid image reference: invalid reference format')

@@ -449,3 +449,23 @@ def test_duplicate_yaml(f: Fixture) -> None:
     f.yaml("resource.yaml", deployment("foo"), service("doggos"), service("doggos"))
     f.error("k8s_yaml('resource.yaml')\n", "Service", "doggos")
     f.load("k8s_yaml('resource.yaml', allow_duplicates=True)\n")
+
+
+@pytest.mark.parametrize("tiltfile", [
+    "k8s_yaml(None)\n",  # TestYamlNone
+    "k8s_yaml(blob(''))\n",  # TestYamlEmptyBlob
+    "doggos, rest = filter_yaml('k8s.yaml', namespace='dne', kind='deployment')\nk8s_yaml(doggos)\n",  # ...NoMatch
+])
+def test_empty_yaml(f: Fixture, tiltfile: str) -> None:
+    f.yaml("k8s.yaml", deployment("doggos"), service("doggos"))
+    f.error(tiltfile, "Empty YAML passed to k8s_yaml")
+
+
+def test_filter_yaml(f: Fixture) -> None:
+    """TestFilterYamlByLabel / ByName / ByNameKind / ByApiVersion."""
+    f.yaml("k8s.yaml", deployment("doggos"), service("doggos"), deployment("snack"))
+    for args, kinds in (("labels={'app': 'doggos'}", ["Deployment", "Service"]), ("name='doggos'", ["Deployment", "Service"]),
+                        ("name='doggos', kind='deployment'", ["Deployment"]),
+                        ("name='doggos', api_version='apps/v1'", ["Deployment"])):
+        f.load(f"doggos, rest = filter_yaml('k8s.yaml', {args})\nk8s_yaml(doggos)\n")
+        assert f.names() == ["doggos"] and [k for k, _ in f.kinds_and_names("doggos")] == kinds

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 def k8s_yaml(ctx: FileContext, yaml: Any, allow_duplicates: Any = False) -> None:
     allow_duplicates = as_bool("k8s_yaml", "allow_duplicates", allow_duplicates)
     items = yaml if isinstance(yaml, (list, tuple)) else [yaml]
+    if yaml is None or yaml == "" or not items:  # None, [], blob('') (an empty filter_yaml() match)
+        raise TiltfileError("Empty YAML passed to k8s_yaml")
     for item in items:
         if not isinstance(item, str):
             raise arg_error("k8s_yaml", "yaml", f"got {type_name(item)}, want a path, a list of paths or a blob")
