@@ -170,7 +170,7 @@ def _split_selector(text: str) -> list[str]:
             current += ch
     parts.append(current)
     if not text:
-        raise TiltfileError(f'Error making selector from string "": selector can\'t be empty')
+        raise TiltfileError('Error making selector from string "": selector can\'t be empty')
     if len(parts) > 3:
         raise TiltfileError(f"Error making selector from string {go_quote(text)}: Too many parts in selector. "
                             "Selectors must contain between 1 and 3 parts (colon separated), "

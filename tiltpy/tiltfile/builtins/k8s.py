@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
-from tiltpy.model.manifest import TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL, Link, PortForward
+from tiltpy.model.manifest import Link, PortForward
 from tiltpy.tiltfile.builtins._common import go_quote
 from tiltpy.tiltfile.builtins.dialect import go_str, marked, marked_type
 from tiltpy.tiltfile.errors import TiltfileError, arg_error

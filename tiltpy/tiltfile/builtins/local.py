@@ -8,7 +8,7 @@ from tiltpy.tiltfile.builtins.dialect import go_str, marked, marked_type
 from tiltpy.tiltfile.builtins.k8s import parse_labels, parse_link, parse_trigger_mode
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.state import LocalResourceCall
-from tiltpy.tiltfile.values import as_bool, as_command, as_int, as_str, as_str_dict, as_str_list, type_name
+from tiltpy.tiltfile.values import as_bool, as_command, as_str, as_str_dict, as_str_list, type_name
 
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
