@@ -288,14 +288,15 @@ def _normalize(name: str) -> str:
     return f"{first}/{rest}"
 
 
-def ref_matches(selector: str, ref: str) -> bool:
-    """Tilt RefSelector: untagged selector matches by name (any tag/digest); tagged selector matches exactly."""
+def ref_matches(selector: str, ref: str, exact: bool = False) -> bool:
+    """Tilt RefSelector: untagged selector matches by name (any tag/digest); tagged selector matches exactly.
+    `exact` (Tilt's WithExactMatch, for images sharing a name): untagged matches untagged only."""
     sel, got = _split(selector), _split(ref)
     if sel is None or got is None:
         return False
     if _normalize(sel[0]) != _normalize(got[0]):
         return False
-    if sel[1] is None:
+    if sel[1] is None and not exact:
         return True
     # Exact match compares the full reference, as Tilt's matchExact compares ref.String().
     return sel[1:] == got[1:]
