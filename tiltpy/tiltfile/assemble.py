@@ -3,12 +3,13 @@ the image dependency graph, the split of YAML into resources, and the
 k8s_resource() adjustments."""
 from __future__ import annotations
 
+import collections
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from tiltpy.compose.config import dependency_order
-from tiltpy.image.dockerfile import parse_image_refs, ref_matches, ref_name
+from tiltpy.image.dockerfile import RefIndex, parse_image_refs, ref_matches, ref_name
 from tiltpy.image.graph import CycleError, topo_sort
 from tiltpy.k8s.cluster import is_dev_context
 from tiltpy.k8s.objects import (
@@ -72,13 +73,14 @@ class _Draft:
 def resolve_image_deps(targets: list[ImageTarget]) -> list[ImageTarget]:
     """Fill in image_deps from each Dockerfile's FROM / COPY --from refs and
     return the targets topologically sorted (bases first)."""
+    index = RefIndex(t.ref for t in targets)
     resolved = []
     for target in targets:
-        deps = []
+        deps: list[str] = []
         for image_ref in parse_image_refs(target.dockerfile_contents, dict(target.build_args)):
-            for other in targets:
-                if other.ref != target.ref and ref_matches(other.ref, image_ref.ref) and other.ref not in deps:
-                    deps.append(other.ref)
+            for other in index.matches(image_ref.ref):
+                if other != target.ref and other not in deps:
+                    deps.append(other)
         deps += [d for d in explicit_image_deps(target, targets) if d not in deps]  # custom_build(image_deps=)
         resolved.append(dataclasses.replace(target, image_deps=tuple(deps)))
     by_ref = {t.ref: t for t in resolved}
@@ -90,31 +92,33 @@ def resolve_image_deps(targets: list[ImageTarget]) -> list[ImageTarget]:
     return [by_ref[ref] for ref in order]
 
 
-def _images_used(obj: dict[str, Any], targets: list[ImageTarget], state: TiltfileState | None = None) -> list[str]:
-    """The image targets an object consumes. As Tilt's build index: each image
-    the object names goes to the first docker_build (in Tiltfile order) that
-    matches it; docker_builds of one name with different tags match exactly."""
-    order = {t.ref: i for i, t in enumerate(state.image_targets)} if state is not None else {}
-    by_declaration = sorted(targets, key=lambda t: order.get(t.ref, len(order)))
-    names = [ref_name(t.ref) for t in by_declaration]
-    exact = {n for n in names if names.count(n) > 1}
+class _ImageUse:
+    """Which image targets an object consumes. As Tilt's build index: each
+    image the object names goes to the first docker_build (in Tiltfile order)
+    that matches it; docker_builds of one name with different tags match
+    exactly. Indexed once per assembly, so each object costs a lookup per image."""
 
-    def builder_for(image: str, candidates: list[ImageTarget]) -> str | None:
-        for target in candidates:
-            if ref_matches(target.ref, image, exact=ref_name(target.ref) in exact):
-                return target.ref
-        return None
+    def __init__(self, targets: list[ImageTarget], state: TiltfileState | None = None) -> None:
+        order = {t.ref: i for i, t in enumerate(state.image_targets)} if state is not None else {}
+        by_declaration = sorted(targets, key=lambda t: order.get(t.ref, len(order)))
+        name_counts = collections.Counter(ref_name(t.ref) for t in by_declaration)
+        exact = {n for n, count in name_counts.items() if count > 1}
+        is_exact = lambda selector: ref_name(selector) in exact  # noqa: E731
+        self._all = RefIndex((t.ref for t in by_declaration), is_exact)
+        self._in_env = RefIndex((t.ref for t in by_declaration if t.match_in_env_vars), is_exact)
+        self._position = {t.ref: i for i, t in enumerate(targets)}
+        self._state = state
 
-    used: list[str] = []
-    images = container_images(obj) + (locator_images(state, obj) if state is not None else [])  # + k8s_kind paths
-    env_values = [env.get("value") for c in iter_containers(obj) for env in (c.get("env") or [])
-                  if isinstance(env, dict) and isinstance(env.get("value"), str)]
-    in_env = [t for t in by_declaration if t.match_in_env_vars]
-    for image, candidates in [(i, by_declaration) for i in images] + [(v, in_env) for v in env_values]:
-        ref = builder_for(image, candidates)
-        if ref is not None and ref not in used:
-            used.append(ref)
-    return sorted(used, key=lambda ref: [t.ref for t in targets].index(ref))
+    def __call__(self, obj: dict[str, Any]) -> list[str]:
+        images = container_images(obj) + (locator_images(self._state, obj) if self._state is not None else [])
+        env_values = [env.get("value") for c in iter_containers(obj) for env in (c.get("env") or [])
+                      if isinstance(env, dict) and isinstance(env.get("value"), str)]
+        used: list[str] = []
+        for image, index in [(i, self._all) for i in images] + [(v, self._in_env) for v in env_values]:
+            ref = index.first(image)
+            if ref is not None and ref not in used:
+                used.append(ref)
+        return sorted(used, key=self._position.__getitem__)
 
 
 def _unique_names(objects: list[dict[str, Any]]) -> list[str]:
@@ -132,8 +136,9 @@ def _unique_names(objects: list[dict[str, Any]]) -> list[str]:
 
 
 def _split_workloads(state: TiltfileState, targets: list[ImageTarget]) -> tuple[list[_Draft], list[dict[str, Any]]]:
+    images_used = _ImageUse(targets, state)
     workloads = [o for o in state.k8s_objects
-                 if _images_used(o, targets, state) or pod_template(o) is not None or is_kind_workload(state, o)]
+                 if images_used(o) or pod_template(o) is not None or is_kind_workload(state, o)]
     names = resource_names(state, workloads, _unique_names)  # workload_to_resource_function, else Tilt's names
     drafts = [_Draft(name=n, objects=[w], original_name=n) for n, w in zip(names, workloads)]
     rest = []
@@ -396,8 +401,9 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
 
     manifests: list[Manifest] = []
     consumed: set[str] = set()
+    images_used = _ImageUse(targets, state)
     for order, draft in enumerate(drafts):
-        used = [ref for obj in draft.objects for ref in _images_used(obj, targets, state)]
+        used = [ref for obj in draft.objects for ref in images_used(obj)]
         deploy_refs = custom_deploy_image_refs(state, draft.custom_deploy, targets) if draft.custom_deploy else []
         images = _with_bases(used + deploy_refs, targets)
         consumed.update(t.ref for t in images)

@@ -121,6 +121,7 @@ class TiltfileState:
     options: LoadOptions
     image_targets: list[ImageTarget] = field(default_factory=list)
     k8s_objects: list[dict[str, Any]] = field(default_factory=list)
+    k8s_object_ids: set[Any] = field(default_factory=set)  # ObjectIDs of k8s_objects: the duplicate check
     k8s_resource_calls: list[K8sResourceCall] = field(default_factory=list)
     local_resources: list[LocalResourceCall] = field(default_factory=list)
     compose_calls: list[ComposeCall] = field(default_factory=list)

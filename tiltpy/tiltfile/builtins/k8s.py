@@ -31,14 +31,15 @@ def k8s_yaml(ctx: FileContext, yaml: Any, allow_duplicates: Any = False) -> None
             objects = parse_yaml_stream(text)
         except YamlError as err:
             raise TiltfileError(f"k8s_yaml: {source}: {err}") from None
+        seen = ctx.state.k8s_object_ids
         for obj in objects:
-            if not allow_duplicates:
-                oid = object_id(obj)
-                if any(object_id(o) == oid for o in ctx.state.k8s_objects):
-                    raise TiltfileError(
-                        f"k8s_yaml: duplicate Kubernetes object {oid.display()} (from {source}); "
-                        "pass allow_duplicates=True to allow it"
-                    )
+            oid = object_id(obj)
+            if not allow_duplicates and oid in seen:
+                raise TiltfileError(
+                    f"k8s_yaml: duplicate Kubernetes object {oid.display()} (from {source}); "
+                    "pass allow_duplicates=True to allow it"
+                )
+            seen.add(oid)
             ctx.state.k8s_objects.append(obj)
 
 
