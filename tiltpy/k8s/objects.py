@@ -58,36 +58,64 @@ def parse_yaml_stream(text: str) -> list[dict[str, Any]]:
     except yaml.YAMLError as err:
         raise YamlError(f"invalid YAML: {err}") from None
     out: list[dict[str, Any]] = []
-    for doc in docs:
+    pending = list(docs)
+    while pending:
+        doc = pending.pop(0)
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            raise YamlError(f"expected a Kubernetes object (a mapping), got {type(doc).__name__}")
-        if doc.get("kind", "").endswith("List") and isinstance(doc.get("items"), list):
-            out.extend(item for item in doc["items"] if item)
+            raise YamlError(f"expected a Kubernetes object (a mapping), got {_yaml_type(doc)}")
+        kind = doc.get("kind")
+        if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+            pending[:0] = [item for item in doc["items"] if item]
             continue
         if not doc.get("kind") or not doc.get("apiVersion"):
             raise YamlError("every object needs apiVersion and kind; got one without: "
-                            + json.dumps(doc)[:200])
-        if not (doc.get("metadata") or {}).get("name"):
+                            + json.dumps(doc, default=str)[:200])
+        for key in ("apiVersion", "kind"):
+            if not isinstance(doc[key], str):
+                raise YamlError(f"{key} must be a string, got {_yaml_type(doc[key])} ({doc[key]!r})")
+        meta = doc.get("metadata")
+        if not isinstance(meta, dict) or not meta.get("name"):
             raise YamlError(f"{doc['kind']} object has no metadata.name")
+        for key in ("name", "namespace"):
+            if key in meta and meta[key] is not None and not isinstance(meta[key], str):
+                raise YamlError(f"{doc['kind']} object: metadata.{key} must be a string, got "
+                                f"{_yaml_type(meta[key])} ({meta[key]!r}); quote it in the YAML")
+        for key in ("labels", "annotations"):
+            values = meta.get(key)
+            if values is not None and not (isinstance(values, dict)
+                                           and all(isinstance(v, str) for v in values.values())):
+                raise YamlError(f"{doc['kind']} {meta['name']}: metadata.{key} must map strings to strings")
         out.append(doc)
     return out
+
+
+def _yaml_type(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
 
 
 def dump_yaml_stream(objects: list[dict[str, Any]]) -> str:
     return yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False)
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """`value` if it is a mapping, else {}: YAML of the wrong shape (the API
+    server rejects it at apply) must not break reading it."""
+    return value if isinstance(value, dict) else {}
+
+
 def pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
     """The pod template (metadata + spec) of a workload, or None."""
     kind = obj.get("kind", "")
-    spec = obj.get("spec") or {}
+    spec = _mapping(obj.get("spec"))
     if kind == "Pod":
         return obj
     if kind == "CronJob":
-        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
-    template = spec.get("template")
+        template = _mapping(_mapping(spec.get("jobTemplate")).get("spec")).get("template")
+    else:
+        template = spec.get("template")
     return template if isinstance(template, dict) and "spec" in template else None
 
 
@@ -95,7 +123,7 @@ def pod_template_labels(obj: dict[str, Any]) -> dict[str, str]:
     template = pod_template(obj)
     if template is None:
         return {}
-    return dict((template.get("metadata") or {}).get("labels") or {})
+    return dict(_mapping(_mapping(template.get("metadata")).get("labels")))
 
 
 def iter_pod_specs(node: Any) -> Iterator[dict[str, Any]]:
@@ -114,7 +142,8 @@ def iter_pod_specs(node: Any) -> Iterator[dict[str, Any]]:
 def iter_containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for spec in iter_pod_specs(obj):
         for key in ("initContainers", "containers", "ephemeralContainers"):
-            for container in spec.get(key) or []:
+            containers = spec.get(key)
+            for container in containers if isinstance(containers, list) else []:
                 if isinstance(container, dict):
                     yield container
 
@@ -125,7 +154,7 @@ def container_images(obj: dict[str, Any]) -> list[str]:
 
 def selector_of(obj: dict[str, Any]) -> dict[str, str] | None:
     """The label selector by which a non-workload object points at pods."""
-    spec = obj.get("spec") or {}
+    spec = _mapping(obj.get("spec"))
     if obj.get("kind") == "Service":
         selector = spec.get("selector")
         return dict(selector) if isinstance(selector, dict) and selector else None

@@ -94,6 +94,14 @@ class _Evaluator:
                 source = f.read()
         except FileNotFoundError:
             raise TiltfileError(f"cannot load {path}: no such file") from None
+        except IsADirectoryError:
+            raise TiltfileError(f"cannot load {path}: it is a directory, not a Tiltfile") from None
+        except UnicodeDecodeError as err:
+            line = source_line_of(path, err.start)
+            raise TiltfileError(f"{path}:{line}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
+                                f"{err.start}); Tiltfiles are UTF-8") from None
+        except OSError as err:
+            raise TiltfileError(f"cannot load {path}: {err.strerror or err}") from None
         self.state.watch(path)
         self.loading.append(path)
         try:
@@ -209,13 +217,26 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
             except sl.StarlarkError as assembly_err:
                 result.error = format_starlark_error(assembly_err, evaluator.line_maps)
     except TiltfileError as err:
-        result.error = str(err)
+        # Errors found while assembling (after the Tiltfile ran) have no call
+        # site: say which Tiltfile they come from.
+        result.error = str(err) if path in str(err) or state.tiltfile in str(err) else f"{path}: {err}"
+    except Exception as err:  # a bug of ours: still a message, never a traceback
+        result.error = f"{path}: internal error loading the Tiltfile ({type(err).__name__}: {err})"
     result.watched_files = list(state.watched_files)
     result.logs = list(state.logs)
     result.warnings = list(state.warnings) + result.warnings
     if result.error:
         result.manifests = []
     return result
+
+
+def source_line_of(path: str, offset: int) -> int:
+    """The 1-based line holding byte `offset` of the file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(offset).count(b"\n") + 1
+    except OSError:
+        return 1
 
 
 _EXIT_RE = re.compile(r"TiltfileExit: exit\((-?\d+)\)")
