@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from tiltpy.engine.controllers import ControllerManager
 from tiltpy.engine.controllers.cmd import CmdController, button_env, input_value

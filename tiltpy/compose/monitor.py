@@ -10,7 +10,7 @@ from typing import Any, Callable
 import docker
 import docker.errors
 
-from tiltpy.engine.pod_monitor import RuntimeState
+from tiltpy.model.runtime import RuntimeState
 from tiltpy.model.manifest import DockerComposeTarget
 
 Log = Callable[[str], None]

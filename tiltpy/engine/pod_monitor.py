@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tiltpy.k8s.client import ClusterError, Forbidden, K8sClient
 from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, iter_containers, resource_label
 from tiltpy.k8s.portforward import PortForward as PortForwarder
 from tiltpy.model.manifest import Manifest
+from tiltpy.model.runtime import RuntimeState
 
 _WATCH_RETRY_MIN, _WATCH_RETRY_MAX = 2.0, 30.0
 # Waiting reasons that mean the container will not start without a change.
 _FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError",
                   "InvalidImageName", "CreateContainerError", "RunContainerError", "ErrImageNeverPull"}
-
-
-@dataclass
-class RuntimeState:
-    status: str = "pending"  # pending | ok | error
-    error: str = ""
-    pod: str = ""  # the newest current pod
-    pod_phase: str = ""
-    restarts: int = 0
-    containers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _pod_ready(pod: dict[str, Any]) -> bool:

@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterator, Mapping
 
 import docker
@@ -23,6 +22,7 @@ from tiltpy.image.buildkit import BuildKitCLI, BuildKitUnavailable, BuildRequest
 from tiltpy.image.context import BuildContext, collect_context, dockerfile_name_in_tar, inputs_digest, \
     write_context_tar, DOCKERFILE_IN_TAR
 from tiltpy.image.dockerfile import ref_matches, ref_name, rewrite_image_refs
+from tiltpy.model.images import BuiltImage
 from tiltpy.model.manifest import ImageTarget
 
 LABEL_REF = "dev.tiltpy.ref"
@@ -37,17 +37,6 @@ class BuildFailure(Exception):
 
 class DockerUnavailable(Exception):
     """No Docker Engine to talk to: tell the user where we looked."""
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    target_ref: str  # the docker_build ref (selector)
-    image_id: str  # sha256:...
-    local_ref: str  # name:tilt-<16 hex>, tagged in the local engine
-    cluster_ref: str  # the ref the cluster pulls (registry-qualified after a push)
-    inputs: str  # digest of everything that went into the build
-    reused: bool = False
-    context_files: frozenset[str] = frozenset()  # absolute paths of the files the image was built from
 
 
 def _absolute(context: BuildContext) -> frozenset[str]:

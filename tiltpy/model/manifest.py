@@ -298,6 +298,9 @@ class TiltfileResult:
     analytics_enabled: bool | None = None
     team_id: str = ""
     config_values: dict[str, Any] = field(default_factory=dict)  # what config.parse() returned
+    # Tilt API objects the Tiltfile declared (v1alpha1.*), in Tilt's JSON shape:
+    # {apiVersion, kind, metadata: {name, labels, annotations}, spec}.
+    api_objects: list[dict[str, Any]] = field(default_factory=list)
 
     def manifest(self, name: str) -> Manifest:
         for manifest in self.manifests:
