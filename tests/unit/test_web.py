@@ -269,3 +269,33 @@ def test_a_taken_port_warns_and_carries_on() -> None:
         assert any("dashboard is off" in l.text and "--port" in l.text for l in sink.lines(TILTFILE))
 
     asyncio.run(main())
+
+
+def _button(name: str, resource: str = "frontend") -> dict:
+    return {"apiVersion": "tilt.dev/v1alpha1", "kind": "UIButton",
+            "metadata": {"name": name, "annotations": {"tilt.dev/resource": resource}},
+            "spec": {"text": name.title(), "location": {"componentType": "Resource", "componentID": resource},
+                     "inputs": [{"name": "WHO", "text": {"defaultValue": "x"}}]}}
+
+
+def test_api_objects_and_uibutton_clicks(setup) -> None:
+    web, engine, _, client = setup
+    engine.store.apply(_button("deploy"))
+    engine.store.apply({"kind": "Cmd", "metadata": {"name": "btn-deploy"}, "spec": {"args": ["true"]}})
+    listing = client.get("/api/objects?kind=uibuttons").json()
+    assert listing["kind"] == "List" and [i["metadata"]["name"] for i in listing["items"]] == ["deploy"]
+    one = client.get("/api/objects?kind=cmd&name=btn-deploy").json()
+    assert one["kind"] == "Cmd" and one["spec"] == {"args": ["true"]} and one["metadata"]["uid"]
+    assert client.get("/api/objects?kind=cmd&name=nope").status_code == 404
+    assert client.get("/api/objects?kind=widget").status_code == 400
+    # The view carries the buttons for the dashboard.
+    web.publish_view()
+    assert [b["metadata"]["name"] for b in client.get("/api/view").json()["uiButtons"]] == ["deploy"]
+    # A click needs the token, and is recorded with its inputs.
+    body = {"name": "deploy", "inputs": [{"name": "WHO", "text": {"value": "me"}}]}
+    assert client.post("/api/uibutton", json=body).status_code == 403
+    assert client.post("/api/uibutton", json=body, headers=auth()).status_code == 200
+    status = engine.store.get("UIButton", "deploy")["status"]
+    assert status["inputs"] == body["inputs"] and status["lastClickedAt"].endswith("Z")
+    assert client.post("/api/uibutton", json={"name": "nope"}, headers=auth()).status_code == 404
+    assert client.post("/api/uibutton", json={"name": 3}, headers=auth()).status_code == 400

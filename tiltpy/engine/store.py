@@ -21,6 +21,21 @@ API_VERSION = "tilt.dev/v1alpha1"
 Listener = Callable[[str, str, str], None]
 
 
+# The kinds `tiltpy get KIND` knows, by their lowercase name (Tilt's `tilt get` words).
+KINDS = {k.lower(): k for k in ("UIButton", "Cmd", "FileWatch", "ConfigMap", "Extension", "ExtensionRepo",
+                                "KubernetesApply", "KubernetesDiscovery")}
+
+
+def kind_named(word: str) -> str | None:
+    """'cmd', 'cmds', 'Cmd', 'filewatches', 'uibutton' → the kind; None if unknown."""
+    lowered = word.lower()
+    for candidate in (lowered, lowered[:-1] if lowered.endswith("s") else "",
+                      lowered[:-2] if lowered.endswith("es") else "", lowered[:-3] + "y" if lowered.endswith("ies") else ""):
+        if candidate in KINDS:
+            return KINDS[candidate]
+    return None
+
+
 def now_micro() -> str:
     """The current time as Tilt's MicroTime (RFC 3339, microseconds, UTC)."""
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

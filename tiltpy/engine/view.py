@@ -3,6 +3,7 @@
 exists (updateStatus, runtimeStatus, waiting reason, build history)."""
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from tiltpy import __version__
@@ -81,4 +82,6 @@ def engine_view(engine: Engine) -> dict[str, Any]:
             "warnings": list(engine.result.warnings),
         },
         "resources": [tiltfile] + [resource_view(r, engine.options.host) for r in engine.resources.values()],
+        # Tilt's UIButton objects (v1alpha1.ui_button), as `tiltpy get uibutton -o json` shows them.
+        "uiButtons": copy.deepcopy(engine.store.list("UIButton")),  # the web thread serializes it later
     }

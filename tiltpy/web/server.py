@@ -9,6 +9,8 @@ Routes:
   GET  /api/view               every resource (engine/view.py's JSON)
   GET  /api/logs               ?resource=A&resource=B&since=SEQ&limit=N&tail=N&wait=SECS
   GET  /api/token              the per-run token (loopback clients, localhost Host only)
+  GET  /api/objects            ?kind=cmd[&name=N]: Tilt API objects (UIButton, Cmd, FileWatch, ...)
+  POST /api/uibutton           {"name": B, "inputs": [...]}: a click on a UIButton
   POST /api/trigger            {"name": R}
   POST /api/enable             {"names": [R, ...]}
   POST /api/disable            {"names": [R, ...]}
@@ -229,6 +231,8 @@ class WebApp:
                 Route("/api/view", self.api_view),
                 Route("/api/logs", self.api_logs),
                 Route("/api/token", self.api_token),
+                Route("/api/objects", self.api_objects),
+                Route("/api/uibutton", self.api_uibutton, methods=["POST"]),
                 Route("/api/trigger", self.api_trigger, methods=["POST"]),
                 Route("/api/enable", self.api_enable, methods=["POST"]),
                 Route("/api/disable", self.api_disable, methods=["POST"]),
@@ -375,6 +379,33 @@ class WebApp:
         return JSONResponse({"token": self.token, "header": TOKEN_HEADER},
                             headers={"Cache-Control": "no-store"})
 
+    async def api_objects(self, request: Request) -> Response:
+        """Tilt API objects of one kind (`tiltpy get KIND [NAME]`): ?kind=cmd&name=x."""
+        from tiltpy.engine.store import KINDS, kind_named
+
+        word = request.query_params.get("kind", "")
+        kind = kind_named(word)
+        if kind is None:
+            return _error(400, f"unknown kind {word!r} (known: {', '.join(sorted(KINDS))})")
+        name = request.query_params.get("name", "")
+        engine = self.engine
+        if engine is None:
+            return _error(503, "the Tiltfile is still loading")
+
+        def read() -> Any:
+            import copy
+
+            if name:
+                return copy.deepcopy(engine.store.get(kind, name))
+            return copy.deepcopy(engine.store.list(kind))
+
+        found = await self._in_engine(read)
+        if name and found is None:
+            return _error(404, f"no {kind} named {name!r}")
+        if name:
+            return _json(found)
+        return _json({"apiVersion": "v1", "kind": "List", "items": found, "metadata": {"resourceVersion": ""}})
+
     async def api_logs(self, request: Request) -> Response:
         q = request.query_params
         try:
@@ -409,6 +440,20 @@ class WebApp:
         except (json.JSONDecodeError, UnicodeDecodeError):
             return {}
         return body if isinstance(body, dict) else {}
+
+    @_mutating
+    async def api_uibutton(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
+        """A click on a UIButton: {"name": ..., "inputs": [{"name": ..., "text": {"value": ...}}, ...]}."""
+        name = body.get("name")
+        inputs = body.get("inputs") or []
+        if not isinstance(name, str) or not isinstance(inputs, list) or \
+                not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in inputs):
+            return _error(400, 'expected {"name": BUTTON, "inputs": [{"name": INPUT, ...}]}')
+        try:
+            await self._in_engine(lambda: engine.click_button(name, inputs))
+        except KeyError as err:
+            return _error(404, str(err.args[0]) if err.args else "no such button")
+        return _json({"ok": True})
 
     @_mutating
     async def api_trigger(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
