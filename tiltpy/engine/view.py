@@ -65,6 +65,12 @@ def resource_view(res: ResourceState, host: str) -> dict[str, Any]:
 
 
 def engine_view(engine: Engine) -> dict[str, Any]:
+    """Every surface that shows errors (dashboard, get, describe) reads this:
+    secrets are scrubbed from all of it, as from the logs."""
+    return engine.sink.scrub_all(_engine_view(engine))
+
+
+def _engine_view(engine: Engine) -> dict[str, Any]:
     tiltfile = {
         "name": TILTFILE, "type": "tiltfile", "labels": [], "enabled": True,
         "updateStatus": "error" if engine.tiltfile_error else "ok", "runtimeStatus": "not_applicable",

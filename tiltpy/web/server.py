@@ -92,6 +92,51 @@ def _split_host(value: str) -> str:
     return value
 
 
+def _netloc(scheme: str, host: str, port: int | None) -> tuple[str, int]:
+    return host.lower().strip("[]"), port or (443 if scheme in ("https", "wss") else 80)
+
+
+def origin_matches_host(origin: str, host_header: str, allowed_hosts: set[str] | None) -> bool:
+    """Origin `http://h:p` equals the Host header `h:p` (and h is one of ours when
+    `up` is bound to a specific address)."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    try:
+        origin_port = parts.port
+        host_parts = urlsplit(f"{parts.scheme}://{host_header}")
+        host_port = host_parts.port
+    except ValueError:
+        return False
+    if not host_parts.hostname:
+        return False
+    ours = _netloc(parts.scheme, parts.hostname, origin_port) == \
+        _netloc(parts.scheme, host_parts.hostname, host_port)
+    return ours and (allowed_hosts is None or parts.hostname.lower() in allowed_hosts)
+
+
+class _OriginCheck:
+    """Every API call and the websocket: a page's request only from our own origin."""
+
+    def __init__(self, app: ASGIApp, allowed: set[str] | None) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and (path.startswith("/api/") or path == "/ws"):
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []
+                       if k in (b"origin", b"host")}
+            origin = headers.get("origin")
+            if origin is not None and not origin_matches_host(origin, headers.get("host", ""), self.allowed):
+                if scope["type"] == "http":
+                    await _error(403, "requests from other sites are refused")(scope, receive, send)
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
+
+
 class Hub:
     """Wakes websocket clients and long polls when the engine's state or the
     logs change. Log lines arrive on any thread; at most one wake-up per
@@ -241,7 +286,8 @@ class WebApp:
                 WebSocketRoute("/ws", self.websocket),
                 Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
             ],
-            middleware=[Middleware(_HostCheck, allowed=self.allowed_hosts)],
+            middleware=[Middleware(_HostCheck, allowed=self.allowed_hosts),
+                        Middleware(_OriginCheck, allowed=self.allowed_hosts)],
         )
 
     # -- wiring -------------------------------------------------------------
@@ -338,18 +384,12 @@ class WebApp:
                 self.engine_loop.call_soon_threadsafe(self._engine_changed)
 
     # -- checks ---------------------------------------------------------------
-    def _own_origin(self, origin: str) -> bool:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return False
-        host = parts.hostname.lower()
-        if self.allowed_hosts is not None and host not in self.allowed_hosts:
-            return False
-        return (parts.port or (443 if parts.scheme == "https" else 80)) == self.port
-
     def _origin_ok(self, headers: Any) -> bool:
+        """A browser names the page that made a request in Origin: only pages
+        served by this very server (Origin equal to the request's own Host)
+        may use the API; requests without an Origin are not from a page."""
         origin = headers.get("origin")
-        return origin is None or self._own_origin(origin)
+        return origin is None or origin_matches_host(origin, headers.get("host", ""), self.allowed_hosts)
 
     def _check_write(self, request: Request) -> Response | None:
         if not self._origin_ok(request.headers):
@@ -399,7 +439,7 @@ class WebApp:
                 return copy.deepcopy(engine.store.get(kind, name))
             return copy.deepcopy(engine.store.list(kind))
 
-        found = await self._in_engine(read)
+        found = self.sink.scrub_all(await self._in_engine(read))
         if name and found is None:
             return _error(404, f"no {kind} named {name!r}")
         if name:
