@@ -10,6 +10,7 @@ import contextlib
 from typing import Any, Callable
 
 from tiltpy.k8s.client import ClusterError, Forbidden, K8sClient
+from tiltpy.k8s.log_cursor import LogCursor
 from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, iter_containers, resource_label
 from tiltpy.k8s.portforward import PortForward as PortForwarder
 from tiltpy.model.manifest import Manifest
@@ -209,19 +210,48 @@ class PodMonitor:
             key = (meta["namespace"], meta["name"], container_id)
             if key not in self._log_tasks:
                 self._log_tasks[key] = asyncio.create_task(
-                    self._stream(meta["namespace"], meta["name"], cs["name"], cs.get("restartCount", 0)))
+                    self._stream(meta["namespace"], meta["name"], cs["name"], cs.get("restartCount", 0),
+                                 container_id))
 
-    async def _stream(self, namespace: str, pod: str, container: str, restarts: int) -> None:
+    async def _stream(self, namespace: str, pod: str, container: str, restarts: int,
+                      container_id: str) -> None:
+        """Follow one container instance's log. A stream that breaks while the
+        container still runs (API server restart) is resumed where it broke."""
         prefix = "" if len(self._containers_of(namespace, pod)) <= 1 else f"[{container}] "
         if restarts:
             self.log(f"Container {container} of pod {pod} restarted ({restarts} restarts)")
-        try:
-            async for line in self.client.stream_logs(namespace, pod, container):
-                self.log(prefix + line)
-        except Forbidden as err:
-            self.log(f"WARNING: cannot stream the logs of pod {pod}: {err}")
-        except ClusterError:
-            pass  # the pod went away; its replacement gets its own stream
+        cursor = LogCursor()
+        delay = 0.5
+        while True:
+            try:
+                async for line in self.client.stream_logs(namespace, pod, container, since_time=cursor.since_time(),
+                                                          timestamps=True):
+                    text = cursor.accept(line)
+                    if text is not None:
+                        self.log(prefix + text)
+                        delay = 0.5
+            except Forbidden as err:
+                self.log(f"WARNING: cannot stream the logs of pod {pod}: {err}")
+                return
+            except ClusterError:
+                pass
+            if not self._still_running(namespace, pod, container_id):
+                return  # it ended (its replacement gets its own stream)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            if not self._still_running(namespace, pod, container_id):
+                return
+            cursor.reconnecting()
+
+    def _still_running(self, namespace: str, pod: str, container_id: str) -> bool:
+        """Does the watch still see this container instance running?"""
+        obj = self._pods.get(f"{namespace}/{pod}")
+        if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+            return False
+        statuses = ((obj.get("status") or {}).get("initContainerStatuses") or []) + \
+            ((obj.get("status") or {}).get("containerStatuses") or [])
+        return any(cs.get("containerID") == container_id and "running" in (cs.get("state") or {})
+                   for cs in statuses)
 
     def _containers_of(self, namespace: str, pod: str) -> list[str]:
         spec = (self._pods.get(f"{namespace}/{pod}") or {}).get("spec") or {}
