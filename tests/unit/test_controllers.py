@@ -225,3 +225,12 @@ def _alive(pid: int) -> bool:
     # A zombie (exited, not yet reaped by its parent) counts as gone.
     with open(f"/proc/{pid}/stat") as f:
         return f.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_store_keeps_a_configmaps_data() -> None:
+    store = ObjectStore()
+    store.apply({"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}})
+    assert store.get("ConfigMap", "cm")["data"] == {"a": "b"} and "spec" not in store.get("ConfigMap", "cm")
+    assert not store.apply({"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}})
+    assert store.apply({"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "c"}})
+    assert store.get("ConfigMap", "cm")["data"] == {"a": "c"}

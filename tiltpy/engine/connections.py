@@ -113,7 +113,7 @@ class Connections:
             self.updater = DockerUpdater(self.builder.client)
         else:
             self.updater = ExecUpdater(self.k8s.conn)
-        log(f"Live updates via {'the Docker Engine' if kind == 'docker' else 'exec through the API server'}")
+        log(f"Kubernetes: live updates via {'the Docker Engine' if kind == 'docker' else 'exec'}")
 
     async def close(self) -> None:
         if self.k8s is not None:
