@@ -25,6 +25,14 @@ def _testbed_env() -> None:
 _testbed_env()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Extension repos fetched by tests (and the tiltpy processes they start) go to a
+    cache of their own, never the user's ~/.cache/tiltpy."""
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tiltpy-test-cache-")
+
+
 @pytest.fixture(scope="session")
 def testbed() -> dict[str, str]:
     """Docker and Kubernetes must be up: run ../shared/testbed/up first."""

@@ -100,8 +100,8 @@ def test_tiltfile_compose_resources(tmp_path: Path) -> None:
     ("docker_compose('docker-compose.yml')\ndc_resource('nope')\n", 'no Docker Compose service named "nope"'),
     ("local_resource('x')\n", "must specify cmd or serve_cmd"),
     ("local_resource('x', cmd='true', readiness_probe=probe(exec=exec_action(['true'])))\n", "needs a serve_cmd"),
-    ("probe(period_secs=0, exec=exec_action(['true']))\n", "at least 1"),
-    ("probe()\n", "exactly one of exec, http_get or tcp_socket"),
+    ("probe(period_secs='5', exec=exec_action(['true']))\n", "probe: for parameter period_secs: got string, want int"),
+    ("probe()\n", "exactly one of exec, http_get, or tcp_socket must be specified"),
     ("local_resource('x', cmd='true')\nlocal_resource('x', cmd='true')\n", "already exists"),
 ])
 def test_errors(tmp_path: Path, tiltfile: str, message: str) -> None:

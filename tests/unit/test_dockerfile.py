@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiltpy.image.dockerfile import ImageRef, parse_image_refs, ref_matches, ref_name, rewrite_image_refs
+from tiltpy.image.dockerfile import ImageRef, RefIndex, parse_image_refs, ref_matches, ref_name, rewrite_image_refs
 
 
 def refs(contents: str, build_args: dict[str, str] | None = None) -> list[str]:
@@ -304,3 +304,21 @@ def test_heredoc_marker_only_in_run_copy_add() -> None:
 
 def test_unterminated_heredoc_swallows_the_rest() -> None:
     assert refs("FROM a\nRUN <<EOF\nFROM b\n") == ["a"]
+
+
+# --- RefIndex: ref_matches against many selectors at once ----------------------------------------
+
+
+@pytest.mark.parametrize("selectors, ref", [
+    (["app", "app:v1", "docker.io/library/app", "other", "gcr.io/x/app"], "app:v1"),
+    (["app", "app:v1"], "app:v2"),
+    (["app@sha256:" + "a" * 64, "localhost:5000/app"], "localhost:5000/app:t"),
+    (["vandelay/app", "vandelay/app:jessie"], "vandelay/app:jessie"),
+    (["Bad Ref!", "ok"], "ok:1"),
+])
+def test_ref_index_agrees_with_ref_matches(selectors: list[str], ref: str) -> None:
+    for exact in (set(), {"app", "vandelay/app"}):
+        index = RefIndex(selectors, lambda s, exact=exact: ref_name(s) in exact)
+        expected = [s for s in selectors if ref_matches(s, ref, exact=ref_name(s) in exact)]
+        assert index.matches(ref) == expected
+        assert index.first(ref) == (expected[0] if expected else None)

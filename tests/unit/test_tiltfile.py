@@ -96,7 +96,7 @@ def test_yaml_split_into_workloads_attached_objects_and_uncategorized(project: P
         docker_build('web-image', '.')
     """)
     names = [m.name for m in result.manifests]
-    assert names == [UNCATEGORIZED, "web", "redis"]
+    assert names == ["web", "redis", UNCATEGORIZED]  # Tilt lists the uncategorized objects last
     web = result.manifest("web")
     assert [o["kind"] for o in web.k8s.objects] == ["Deployment", "Service"]
     assert [o["kind"] for o in result.manifest(UNCATEGORIZED).k8s.objects] == ["ConfigMap"]
@@ -138,9 +138,10 @@ def test_k8s_resource_new_resource_from_objects(project: Project) -> None:
 
 @pytest.mark.parametrize("tiltfile, expected", [
     ("k8s_resource('nope')\n", 'unknown resource "nope"'),
-    ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards='abc')\n", "invalid port forward 'abc'"),
-    ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards=[True])\n", 'for parameter "port_forwards"'),
-    ("k8s_yaml('all.yml')\nk8s_resource('web', resource_deps=['ghost'])\n", 'unknown resource "ghost"'),
+    ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards='abc')\n",
+     'portForward port value "abc" is not in the valid range [0-65535]'),
+    ("k8s_yaml('all.yml')\nk8s_resource('web', port_forwards=[True])\n", "port_forwards must be an int"),
+    ("k8s_yaml('all.yml')\nk8s_resource('web', resource_deps=['web'])\n", "resource web specified a dependency on itself"),
     ("k8s_yaml('all.yml')\nk8s_resource('web', trigger_mode=7)\n", "TRIGGER_MODE_AUTO"),
     ("k8s_yaml('missing.yml')\n", "file not found"),
 ])
@@ -181,7 +182,12 @@ def test_docker_build_validation(project: Project) -> None:
     assert "both dockerfile and dockerfile_contents" in project.load(
         "docker_build('a', '.', dockerfile='Dockerfile2', dockerfile_contents='FROM x')\n").error
     assert "already been defined" in project.load("docker_build('a', '.')\ndocker_build('a', '.')\n").error
-    assert "directory not found" in project.load("docker_build('a', 'nowhere')\n").error
+    # A context that doesn't exist yet is fine (something may create it before the build,
+    # as in Tilt); its default Dockerfile is read now, so that one must exist.
+    assert "file not found: " + project.path("nowhere/Dockerfile") in project.load(
+        "docker_build('a', 'nowhere')\n").error
+    made_later = project.ok("docker_build('a', 'later', dockerfile_contents='FROM busybox')\n")
+    assert made_later.warnings  # the image is not used by any resource
 
 
 def test_live_update_steps_are_kept_and_validated(project: Project) -> None:
@@ -196,8 +202,9 @@ def test_live_update_steps_are_kept_and_validated(project: Project) -> None:
                                   Run(("sh", "-c", "npm i"), (str(project.root / "package.json"),)))
     assert target.entrypoint == ("sh", "-c", "node server.js")
     bad = project.load("docker_build('a', '.', live_update=[run('x'), sync('.', '/app')])\n")
-    assert "cannot come after run()" in bad.error
-    assert "absolute" in project.load("sync('.', 'relative')\n").error
+    assert "live_update: all sync steps must precede all run steps" in bad.error
+    relative = project.load("docker_build('a', '.', live_update=[sync('.', 'relative')])\n").error
+    assert 'spec.syncs[0]: Invalid value: "relative": sync destination is not absolute' in relative
 
 
 def test_relative_paths_resolve_against_calling_file(project: Project) -> None:

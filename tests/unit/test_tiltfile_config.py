@@ -97,8 +97,8 @@ def test_set_and_clear_enabled_resources(project: Project) -> None:
     base = "k8s_yaml(['k.yml', 'cm.yml'])\n"
     result = project.ok(base + "config.define_string_list('to-run', args=True)\ncfg = config.parse()\n"
                         "config.set_enabled_resources(cfg.get('to-run', []))\n", args=["api"])
-    assert result.enabled_resources == ["uncategorized", "api"]
+    assert result.enabled_resources == ["api", "uncategorized"]
     assert project.ok(base + "config.set_enabled_resources([])\n").enabled_resources is None
     assert project.ok(base + "config.clear_enabled_resources()\n").enabled_resources == []
     assert project.ok(base + "config.clear_enabled_resources()\nconfig.set_enabled_resources(['db'])\n") \
-        .enabled_resources == ["uncategorized", "db"]
+        .enabled_resources == ["db", "uncategorized"]

@@ -54,7 +54,7 @@ def test_custom_build_is_recorded(project: Project) -> None:
     ("custom_build('x', 'true', ['.'])\ncustom_build('x', 'true', ['.'])\n", "has already been defined"),
     ("custom_build('x', 'true', ['.'], image_deps=['ghost'])\n", 'image "x": image dep "ghost" not found'),
     ("custom_build('x', 'true', ['.'], ignore=['a\\nb'])\n", "ignore cannot contain newlines"),
-    ("custom_build('x', 'true', ['.'], live_update=[run('a'), sync('.', '/a')])\n", "cannot come after run()"),
+    ("custom_build('x', 'true', ['.'], live_update=[run('a'), sync('.', '/a')])\n", "all sync steps must precede all run steps"),
 ])
 def test_custom_build_errors(project: Project, tiltfile: str, expected: str) -> None:
     assert expected in project.error(tiltfile)

@@ -64,3 +64,22 @@ def test_subcommand_is_alpha_tiltfile_result(tmp_path: Path, capsys: pytest.Capt
     _write(tmp_path, "Tiltfile", "print(config.tilt_subcommand)\n")
     assert main(["alpha", "tiltfile-result", "-f", str(tmp_path / "Tiltfile")]) == 0
     capsys.readouterr()
+
+
+def test_object_set_holds_the_api_objects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, "Tiltfile", """
+local_resource('app', 'true')
+v1alpha1.ui_button(name='hello', text='Hello', location=v1alpha1.ui_component_location(
+    component_id='app', component_type='Resource'))
+v1alpha1.cmd(name='btn-hello', args=['echo', 'hi'], start_on=v1alpha1.start_on_spec(ui_buttons=['hello']))
+""")
+    code = main(["alpha", "tiltfile-result", "-f", str(tmp_path / "Tiltfile")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    objects = {o["kind"]: o for o in json.loads(out.out)["ObjectSet"]}
+    assert objects["UIButton"] == {"apiVersion": "tilt.dev/v1alpha1", "kind": "UIButton",
+                                   "metadata": {"name": "hello"},
+                                   "spec": {"location": {"componentID": "app", "componentType": "Resource"},
+                                            "text": "Hello"}}
+    assert objects["Cmd"]["spec"] == {"args": ["echo", "hi"], "dir": str(tmp_path),
+                                      "startOn": {"startAfter": None, "uiButtons": ["hello"]}}

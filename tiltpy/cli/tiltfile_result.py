@@ -5,7 +5,8 @@ context name).
 The top level has the shape of Tilt's command (a TiltfileLoadResult): Manifests
 (each with Name, ImageTargets, K8s, ...), EnabledManifests, ConfigFiles,
 Warnings, FeatureFlags, TeamID, Secrets, DockerPruneSettings, VersionSettings,
-UpdateSettings, WatchSettings, DefaultRegistry, CISettings. As in Tilt, a
+UpdateSettings, WatchSettings, DefaultRegistry, CISettings, ObjectSet (the API
+objects of v1alpha1 and ext:// loads). As in Tilt, a
 Tiltfile error goes to stderr with exit code 5, the Tiltfile's logs too."""
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ def result_json(result: TiltfileResult) -> dict[str, Any]:
         },
         "ConfigValues": to_jsonable(result.config_values),
         "AllowedK8sContexts": list(result.allowed_k8s_contexts),
+        # Tilt's ObjectSet: the v1alpha1 objects (and the extensions/repos loads made), in API shape.
+        "ObjectSet": list(result.api_objects),
         "Error": None,
     }
 

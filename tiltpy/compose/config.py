@@ -26,6 +26,7 @@ class Service:
     published_ports: tuple[int, ...]
     bind_mounts: tuple[str, ...]
     profiles: tuple[str, ...]
+    depends_on: tuple[str, ...] = ()  # services this one starts after (list or mapping form)
 
 
 @dataclass
@@ -177,5 +178,36 @@ def load_project(config_paths: list[str], *, project_name: str = "", env_file: s
             published_ports=_ports(svc.get("ports")),
             bind_mounts=_bind_mounts(svc.get("volumes"), project_dir),
             profiles=svc_profiles,
+            depends_on=_depends_on(svc.get("depends_on")),
         )
     return project
+
+
+def _depends_on(value: Any) -> tuple[str, ...]:
+    """`depends_on: [a, b]` or `depends_on: {a: {condition: ...}}`."""
+    if isinstance(value, dict):
+        return tuple(str(k) for k in value)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return ()
+
+
+def dependency_order(services: list[Service]) -> list[Service]:
+    """Services with each one's depends_on before it (as Compose orders them),
+    otherwise in file order."""
+    by_name = {s.name: s for s in services}
+    ordered: list[Service] = []
+    seen: set[str] = set()
+
+    def visit(service: Service, path: tuple[str, ...]) -> None:
+        if service.name in seen or service.name in path:
+            return
+        for dep in service.depends_on:
+            if dep in by_name:
+                visit(by_name[dep], path + (service.name,))
+        seen.add(service.name)
+        ordered.append(service)
+
+    for service in services:
+        visit(service, ())
+    return ordered

@@ -28,9 +28,18 @@ class BuildContext:
     files: tuple[str, ...]  # relative, '/'-separated, sorted
 
 
+class ContextNotFound(FileNotFoundError):
+    """The build context directory does not exist (yet) when the build runs."""
+
+
 def collect_context(target: ImageTarget) -> BuildContext:
     if target.context == "-":
         return BuildContext("", ())
+    if not os.path.isdir(target.context):
+        what = "is not a directory" if os.path.exists(target.context) else "does not exist"
+        raise ContextNotFound(
+            f"Build context {target.context} {what} (docker_build({target.ref!r}, context=...)). If another "
+            "resource creates it, add that resource to this one's resource_deps so it runs first.")
     matcher = context_matcher(target.context, target.dockerfile_path or None, target.ignore, target.only)
     return BuildContext(target.context, tuple(walk_context(target.context, matcher)))
 

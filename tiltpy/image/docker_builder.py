@@ -19,8 +19,8 @@ import docker.errors
 from tiltpy import children
 from tiltpy.image.buildkit import BuildKitCLI, BuildKitUnavailable, BuildRequest, ProgressPrinter, \
     api_supports_buildkit, build_argv, buildkit_requested, detect_cli
-from tiltpy.image.context import BuildContext, collect_context, dockerfile_name_in_tar, inputs_digest, \
-    write_context_tar, DOCKERFILE_IN_TAR
+from tiltpy.image.context import DOCKERFILE_IN_TAR, BuildContext, ContextNotFound, collect_context, \
+    dockerfile_name_in_tar, inputs_digest, write_context_tar
 from tiltpy.image.dockerfile import ref_matches, ref_name, rewrite_image_refs
 from tiltpy.model.images import BuiltImage
 from tiltpy.model.manifest import ImageTarget
@@ -179,9 +179,10 @@ class DockerBuilder:
     def build(self, target: ImageTarget, deps: dict[str, BuiltImage], log: Log,
               force: bool = False) -> BuiltImage:
         dockerfile, rewrites = rewritten_dockerfile(target, deps)
-        if target.context != "-" and not os.path.isdir(target.context):
-            raise BuildFailure(f"build context {target.context} does not exist (docker_build of {target.ref})")
-        context = collect_context(target)
+        try:
+            context = collect_context(target)
+        except ContextNotFound as err:
+            raise BuildFailure(str(err)) from None
         inputs = inputs_digest(target, context, dockerfile)
         name = ref_name(target.ref)
         if not force:

@@ -8,11 +8,12 @@ needs to understand FROM, COPY --from and global ARG (and to skip heredoc bodies
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
-__all__ = ["ImageRef", "parse_image_refs", "rewrite_image_refs", "ref_name", "ref_matches"]
+__all__ = ["ImageRef", "RefIndex", "parse_image_refs", "rewrite_image_refs", "ref_name", "ref_matches"]
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ def rewrite_image_refs(
     return "\n".join(lines), count
 
 
+@functools.lru_cache(maxsize=65536)
 def _split(ref: str) -> tuple[str, str | None, str | None] | None:
     m = _REF_RE.match(ref)
     return (m.group("name"), m.group("tag"), m.group("digest")) if m else None
@@ -276,6 +278,7 @@ def ref_name(ref: str) -> str:
     return base[:colon] if colon > slash else base
 
 
+@functools.lru_cache(maxsize=65536)
 def _normalize(name: str) -> str:
     # Mirrors docker's splitDockerDomain: the first component is a registry only if it looks like one.
     first, slash, rest = name.partition("/")
@@ -288,14 +291,42 @@ def _normalize(name: str) -> str:
     return f"{first}/{rest}"
 
 
-def ref_matches(selector: str, ref: str) -> bool:
-    """Tilt RefSelector: untagged selector matches by name (any tag/digest); tagged selector matches exactly."""
+def ref_matches(selector: str, ref: str, exact: bool = False) -> bool:
+    """Tilt RefSelector: untagged selector matches by name (any tag/digest); tagged selector matches exactly.
+    `exact` (Tilt's WithExactMatch, for images sharing a name): untagged matches untagged only."""
     sel, got = _split(selector), _split(ref)
     if sel is None or got is None:
         return False
     if _normalize(sel[0]) != _normalize(got[0]):
         return False
-    if sel[1] is None:
+    if sel[1] is None and not exact:
         return True
     # Exact match compares the full reference, as Tilt's matchExact compares ref.String().
     return sel[1:] == got[1:]
+
+
+class RefIndex:
+    """`ref_matches` against many selectors at once (docker_build refs, in
+    declaration order): selectors are grouped by normalized name, so looking
+    up an image costs one parse and a dict lookup, not a regex per selector.
+    Assembly of hundreds of images and objects stays linear."""
+
+    def __init__(self, selectors: Iterable[str], exact: Callable[[str], bool] = lambda _s: False) -> None:
+        self._by_name: dict[str, list[tuple[str, str | None, str | None, bool]]] = {}
+        for selector in selectors:
+            parts = _split(selector)
+            if parts is not None:
+                self._by_name.setdefault(_normalize(parts[0]), []).append(
+                    (selector, parts[1], parts[2], exact(selector)))
+
+    def matches(self, ref: str) -> list[str]:
+        """The selectors `ref` matches, in declaration order."""
+        got = _split(ref)
+        if got is None:
+            return []
+        return [selector for selector, tag, digest, exact in self._by_name.get(_normalize(got[0]), ())
+                if (tag is None and not exact) or (tag, digest) == got[1:]]
+
+    def first(self, ref: str) -> str | None:
+        found = self.matches(ref)
+        return found[0] if found else None

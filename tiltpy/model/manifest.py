@@ -298,8 +298,12 @@ class TiltfileResult:
     analytics_enabled: bool | None = None
     team_id: str = ""
     config_values: dict[str, Any] = field(default_factory=dict)  # what config.parse() returned
-    # Tilt API objects the Tiltfile declared (v1alpha1.*), in Tilt's JSON shape:
-    # {apiVersion, kind, metadata: {name, labels, annotations}, spec}.
+    # Tilt's API objects registered by the Tiltfile (v1alpha1.ui_button, cmd, file_watch,
+    # config_map, extension, extension_repo, kubernetes_apply, kubernetes_discovery) and the
+    # Extension/ExtensionRepo objects ext:// loads create: plain JSON-shaped dicts
+    # {apiVersion: "tilt.dev/v1alpha1", kind, metadata: {name, labels?, annotations?},
+    #  spec (ConfigMap: data)}, field names as Tilt's API (camelCase), kind by kind in
+    # registration order. The engine makes them act (see docs/ARCHITECTURE.md).
     api_objects: list[dict[str, Any]] = field(default_factory=list)
 
     def manifest(self, name: str) -> Manifest:

@@ -17,8 +17,10 @@ import starlark as sl
 from tiltpy.model.manifest import TiltfileResult
 from tiltpy.tiltfile import assemble
 from tiltpy.tiltfile.builtins import ALL_BUILTIN_MODULES
+from tiltpy.tiltfile.builtins.dialect import PRELUDE_BUILTINS
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
 from tiltpy.tiltfile.state import LoadOptions, TiltfileState
+from tiltpy.tiltfile.source_rewrite import LineMap, remap_error, translate
 
 _GLOBALS = sl.Globals.extended_by(
     [sl.LibraryExtension.StructType, sl.LibraryExtension.Json, sl.LibraryExtension.Map,
@@ -63,6 +65,7 @@ class _Evaluator:
         self.cache: dict[str, sl.FrozenModule] = {}
         self.loading: list[str] = []
         self.exit_code: int | None = None
+        self.line_maps: dict[str, LineMap] = {}  # files rewritten before parsing (while loops, tabs)
 
     def module_for(self, path: str) -> sl.Module:
         ctx = FileContext(self.state, path)
@@ -76,6 +79,7 @@ class _Evaluator:
             prelude.append(getattr(builtin_module, "PRELUDE", ""))
         module["__file__"] = path
         module["__name__"] = "__main__" if path == self.state.tiltfile else os.path.basename(path)
+        sl.eval(module, sl.parse("<tiltpy prelude>", PRELUDE_BUILTINS, _dialect()), _GLOBALS)
         sl.eval(module, sl.parse("<tiltpy prelude>", "\n".join(prelude), _dialect()), _GLOBALS)
         return module
 
@@ -94,8 +98,11 @@ class _Evaluator:
         self.loading.append(path)
         try:
             module = self.module_for(path)
-            ast = sl.parse(path, source, _dialect())
-            loader = sl.FileLoader(functools.partial(self._load, os.path.dirname(path)))
+            translated, line_map = translate(source)
+            if line_map is not None:
+                self.line_maps[path] = line_map
+            ast = sl.parse(path, translated, _dialect())
+            loader = sl.FileLoader(functools.partial(self._load, path))
             sl.eval(module, ast, _GLOBALS, loader)
         finally:
             self.loading.pop()
@@ -106,12 +113,19 @@ class _Evaluator:
         after_file(FileContext(self.state, path), frozen, source)
         return frozen
 
-    def _load(self, from_dir: str, spec: str) -> sl.FrozenModule:
-        if spec.startswith("ext://"):
-            from tiltpy.tiltfile.builtins.extensions import resolve_extension
+    def _load(self, from_file: str, spec: str) -> sl.FrozenModule:
+        try:
+            if spec.startswith("ext://"):
+                from tiltpy.tiltfile.builtins.extensions import resolve_extension
 
-            return self.run_file(resolve_extension(self.state, spec))
-        return self.run_file(os.path.normpath(os.path.join(from_dir, spec)))
+                return self.run_file(resolve_extension(self.state, spec))
+            return self.run_file(os.path.normpath(os.path.join(os.path.dirname(from_file), spec)))
+        except sl.StarlarkError as err:
+            if _exit_code(err) is not None:
+                raise  # exit() in a loaded file ends the whole load, without an error
+            # Raised as our own error, the interpreter adds the load() that reached the
+            # failing file (it passes its own errors through without it).
+            raise TiltfileError(re.sub(r"^error: ", "", format_starlark_error(err, self.line_maps))) from None
 
 
 def _bind(fn: Callable[..., Any], ctx: FileContext, name: str) -> Callable[..., Any]:
@@ -131,19 +145,21 @@ def _display_name(registered: str) -> str:
     if not registered.startswith("_"):
         return registered
     name = registered[1:]
-    for prefix in ("os_path_", "os_", "sys_", "shlex_", "config_"):
+    for prefix in ("os_path_", "os_", "sys_", "shlex_", "config_", "v1alpha1_"):
         if name.startswith(prefix):
             return prefix.replace("_", ".") + name[len(prefix):]
     return name
 
 
-_PY_EXC = re.compile(r"^error: (?:TiltfileError|TiltfileExit|ValueError|TypeError|KeyError): ", re.M)
+_PY_EXC = re.compile(r"^error: (?:StarlarkError: |TiltfileError: |TiltfileExit: |ValueError: |TypeError: |KeyError: )+",
+                     re.M)
 
 
-def format_starlark_error(err: BaseException) -> str:
+def format_starlark_error(err: BaseException, line_maps: dict[str, LineMap] | None = None) -> str:
     """The interpreter's message names file:line:col and shows the source line;
-    drop the Python exception class names that would only confuse."""
-    text = str(err).rstrip()
+    drop the Python exception class names that would only confuse, and put
+    back the lines of files whose `while` loops were rewritten."""
+    text = remap_error(str(err).rstrip(), line_maps or {})
     return _PY_EXC.sub("error: ", _without_prelude_frames(text))
 
 
@@ -182,7 +198,7 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
     except sl.StarlarkError as err:
         exit_code = _exit_code(err)
         if exit_code is None:
-            result.error = format_starlark_error(err)
+            result.error = format_starlark_error(err, evaluator.line_maps)
         else:
             # exit() stops the Tiltfile without an error (Tilt's semantics):
             # what was declared before it is loaded.
@@ -191,7 +207,7 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
             except TiltfileError as assembly_err:
                 result.error = str(assembly_err)
             except sl.StarlarkError as assembly_err:
-                result.error = format_starlark_error(assembly_err)
+                result.error = format_starlark_error(assembly_err, evaluator.line_maps)
     except TiltfileError as err:
         result.error = str(err)
     result.watched_files = list(state.watched_files)

@@ -5,7 +5,54 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiltpy.model.manifest import TRIGGER_MODE_AUTO, ImageTarget
+from tiltpy.model.manifest import TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL, ImageTarget
+
+
+BLOB = "blob"
+# Tilt's trigger modes are values of type TriggerMode whose str() is their name.
+TRIGGER_MODE_NAMES = {TRIGGER_MODE_AUTO: "TRIGGER_MODE_AUTO", TRIGGER_MODE_MANUAL: "TRIGGER_MODE_MANUAL"}
+
+
+@dataclass(frozen=True)
+class TiltValue:
+    type_name: str  # what type() says in Tilt, e.g. "live_update_sync_step"
+    payload: Any = None  # the model value it stands for (Sync, PortForward, ...)
+
+
+class TiltValues:
+    """Values of Tilt's own Starlark types handed to Starlark as strings.
+
+    starlark-pyo3 cannot define Starlark types, and its opaque Python objects
+    print as `<opaque python object>`. Tilt's blob, live-update steps,
+    port_forward and trigger modes have no attributes, only a type() and a
+    str(); so we hand Starlark their str() (exactly Tilt's text, so `str()`,
+    `%s` and `print` match) and remember here what each text stands for. The
+    prelude's type() asks this registry. A string typed in the Tiltfile that
+    equals such a text is taken for the value; an empty blob stays a plain
+    string (it would make every "" a blob)."""
+
+    def __init__(self) -> None:
+        self._by_text: dict[str, TiltValue] = {}
+        for mode, name in TRIGGER_MODE_NAMES.items():
+            self.add(name, "TriggerMode", mode)
+
+    def add(self, text: str, type_name: str, payload: Any = None) -> str:
+        self._by_text[text] = TiltValue(type_name, payload)
+        return text
+
+    def get(self, value: Any) -> TiltValue | None:
+        return self._by_text.get(value) if isinstance(value, str) else None
+
+    def type_of(self, text: str) -> str:
+        found = self._by_text.get(text)
+        return found.type_name if found else "string"
+
+    def payload(self, value: Any, kind: type | tuple[type, ...]) -> Any:
+        """The model value a string stands for, when it is of `kind`."""
+        found = self.get(value)
+        if found is not None and isinstance(found.payload, kind):
+            return found.payload
+        return None
 
 
 @dataclass
@@ -55,6 +102,7 @@ class DcResourceCall:
     project_name: str
     new_name: str
     infer_links: bool | None
+    image: str = ""  # the image this service runs, when the compose file can't tell (Tilt's `image` arg)
 
 
 @dataclass
@@ -73,6 +121,7 @@ class TiltfileState:
     options: LoadOptions
     image_targets: list[ImageTarget] = field(default_factory=list)
     k8s_objects: list[dict[str, Any]] = field(default_factory=list)
+    k8s_object_ids: set[Any] = field(default_factory=set)  # ObjectIDs of k8s_objects: the duplicate check
     k8s_resource_calls: list[K8sResourceCall] = field(default_factory=list)
     local_resources: list[LocalResourceCall] = field(default_factory=list)
     compose_calls: list[ComposeCall] = field(default_factory=list)
@@ -88,11 +137,9 @@ class TiltfileState:
     watch_ignores: list[str] = field(default_factory=list)
     max_parallel_updates: int = 3
     k8s_upsert_timeout_secs: int = 30
-    # Strings that came from blob(), local() or read_file(): Tilt passes these
-    # as a distinct Blob type, so k8s_yaml(blob) is YAML while k8s_yaml(str) is
-    # a path. We hand Starlark plain strings (so str(), .strip() and + work)
-    # and remember which ones were blobs.
-    blob_values: set[str] = field(default_factory=set)
+    # Tilt's own value types (blob, live-update steps, port_forward, ...) as
+    # strings Starlark can print and format exactly as Tilt does; see TiltValues.
+    values: TiltValues = field(default_factory=lambda: TiltValues())
     # Per-area state of the builtins in builtins/{config,settings,k8s_extra,
     # custom_build,extensions}.py, keyed by area; each area owns its value's type.
     extra: dict[str, Any] = field(default_factory=dict)
@@ -125,5 +172,9 @@ class TiltfileState:
         self.logs.append(line)
 
     def blob(self, text: str) -> str:
-        self.blob_values.add(text)
-        return text
+        """Tilt's Blob: a string whose type() is 'blob' (k8s_yaml(blob) is YAML,
+        k8s_yaml(string) a path)."""
+        return self.values.add(text, BLOB) if text else text
+
+    def is_blob(self, text: str) -> bool:
+        return self.values.type_of(text) == BLOB

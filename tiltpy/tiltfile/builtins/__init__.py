@@ -9,6 +9,7 @@ from tiltpy.tiltfile.builtins import (
     core,
     custom_build,
     data,
+    dialect,
     docker,
     extensions,
     k8s,
@@ -17,7 +18,8 @@ from tiltpy.tiltfile.builtins import (
     local,
     os_sys,
     settings,
+    v1alpha1,
 )
 
-ALL_BUILTIN_MODULES = (core, docker, k8s, live_update, os_sys, local, compose, data, config, settings, k8s_extra,
-                       custom_build, extensions)
+ALL_BUILTIN_MODULES = (dialect, core, docker, k8s, live_update, os_sys, local, compose, data, config, settings, k8s_extra,
+                       custom_build, extensions, v1alpha1)

@@ -17,6 +17,7 @@ from tiltpy.tiltfile.builtins.k8s_extra import (
     resource_names,
     secrets_of,
 )
+from tiltpy.tiltfile.builtins.v1alpha1 import api_objects
 from tiltpy.tiltfile.builtins.settings import apply_settings, settings, suppressed_image_warning
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 
 def finish_result(state: TiltfileState, result: TiltfileResult) -> None:
+    result.api_objects = api_objects(state).all()
     apply_settings(state, result)
     apply_config(state, result)
     if settings(state).scrub_secrets:

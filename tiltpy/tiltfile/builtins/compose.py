@@ -23,7 +23,7 @@ def docker_compose(ctx: FileContext, configPaths: Any, env_file: Any = None, pro
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise arg_error(fn, "configPaths", f"got {type_name(item)}, want a path, a list of paths or a blob")
-        if item in ctx.state.blob_values or "\n" in item:
+        if ctx.state.is_blob(item) or "\n" in item:
             # Inline YAML: Compose resolves its relative paths against the Tiltfile's directory.
             fake = os.path.join(ctx.dir, f"<blob {i}>.yml")
             inline[fake] = item
@@ -67,10 +67,16 @@ def _materialize(ctx: FileContext, fake_path: str, text: str) -> str:
     return path
 
 
-def dc_resource(ctx: FileContext, name: Any, trigger_mode: Any = None, resource_deps: Any = None,
+def dc_resource(ctx: FileContext, name: Any, image: Any = None, trigger_mode: Any = None, resource_deps: Any = None,
                 links: Any = None, labels: Any = None, auto_init: Any = None, project_name: Any = "",
                 new_name: Any = "", infer_links: Any = None) -> None:
+    """Tilt's parameters, in its order (`image` second). Repeated calls for a
+    service add links, labels and resource_deps (see assemble.py)."""
     fn = "dc_resource"
+    if not isinstance(name, str) or not name:
+        raise TiltfileError("dc_resource: `name` must not be empty")
+    if image is not None and not isinstance(image, str):
+        raise TiltfileError(f"image arg must be a string; got {type_name(image)}")
     link_values = None if links is None else (links if isinstance(links, (list, tuple)) else [links])
     ctx.state.dc_resource_calls.append(DcResourceCall(
         name=as_str(fn, "name", name, allow_none=False),
@@ -82,6 +88,7 @@ def dc_resource(ctx: FileContext, name: Any, trigger_mode: Any = None, resource_
         project_name=as_str(fn, "project_name", project_name),
         new_name=as_str(fn, "new_name", new_name),
         infer_links=None if infer_links is None else as_bool(fn, "infer_links", infer_links),
+        image=image or "",
     ))
 
 

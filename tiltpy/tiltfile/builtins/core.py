@@ -6,6 +6,7 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 from tiltpy import children
+from tiltpy.tiltfile.builtins.dialect import go_str
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
 from tiltpy.tiltfile.values import as_bool, as_command, as_str
 
@@ -14,25 +15,9 @@ if TYPE_CHECKING:
 
 
 def print_(ctx: FileContext, *args: Any, sep: str = " ", end: str = "\n") -> None:
-    text = sep.join(a if isinstance(a, str) else _repr(a) for a in args) + end
+    text = sep.join(go_str(a) for a in args) + end
     for line in text.rstrip("\n").split("\n"):
         ctx.state.log(line)
-
-
-def _repr(value: Any) -> str:
-    if value is None:
-        return "None"
-    if value is True:
-        return "True"
-    if value is False:
-        return "False"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_repr(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_repr(k)}: {_repr(v)}" for k, v in value.items()) + "}"
-    return str(value)
 
 
 def warn(ctx: FileContext, msg: str) -> None:
@@ -44,7 +29,7 @@ def exit_(ctx: FileContext, code: Any = None) -> None:
     """Tilt's exit(): log str(code) (when given) and stop without an error;
     what was declared so far is loaded."""
     if code is not None:
-        text = code if isinstance(code, str) else _repr(code)
+        text = go_str(code)
         if text:
             ctx.state.log(text)
     raise TiltfileExit(0)

@@ -188,17 +188,16 @@ def encode_yaml_stream(ctx: FileContext, objs: Any) -> str:
 
 def listdir(ctx: FileContext, dir: Any, recursive: Any = False) -> list[str]:  # noqa: A002
     """Absolute paths of the files (not directories) in `dir`, in lexical
-    order; recursive=True walks the tree (and watches it)."""
+    order; recursive=True walks the tree (and watches it, so files added
+    later reload the Tiltfile, even when `dir` does not exist yet)."""
     if not isinstance(dir, str):
         raise arg_error("listdir", "dir", f"expected path | string. Actual type: {type_name(dir)}")
     root = abs_path(ctx, dir)
     recursive = as_bool("listdir", "recursive", recursive)
     if recursive:
         ctx.state.watch(root)
-    if not os.path.lexists(root):
-        raise TiltfileError(f"listdir: lstat {root}: no such file or directory")
     if not os.path.isdir(root) or os.path.islink(root):
-        return []
+        return []  # as in Tilt: a missing directory (or a file) lists nothing
     files: list[str] = []
 
     def walk(directory: str) -> None:

@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tiltpy.model.manifest import ImageTarget, LiveUpdateStep
+from tiltpy.tiltfile.builtins._common import go_quote
 from tiltpy.tiltfile.builtins.live_update import validate_steps
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.values import as_bool, as_command, as_str, as_str_dict, as_str_list
@@ -52,8 +53,12 @@ def docker_build(
     pull: Any = False,
     platform: Any = "",
     extra_hosts: Any = None,
+    cache: Any = None,
 ) -> None:
     name = "docker_build"
+    if cache is not None:
+        ctx.state.warnings.append("docker_build(cache=...) is obsolete, and currently a no-op.\n"
+                                  "You should switch to live_update to optimize your builds.")
     ref = validate_ref(name, as_str(name, "ref", ref, allow_none=False))
     context_arg = as_str(name, "context", context, allow_none=False)
     dockerfile_given = dockerfile not in (None, "", "Dockerfile")
@@ -61,9 +66,9 @@ def docker_build(
     if contents and dockerfile_given:
         raise TiltfileError(f"{name}: cannot specify both dockerfile and dockerfile_contents")
 
+    # The context need not exist yet (a local_resource may create it before
+    # the build, as Tilt allows); the build fails clearly if it still doesn't.
     context_dir = "-" if context_arg == "-" else ctx.abspath(context_arg)
-    if context_dir != "-" and not os.path.isdir(context_dir):
-        raise arg_error(name, "context", f"directory not found: {context_dir}")
     dockerfile_path = ""
     if not contents:
         if dockerfile_given:
@@ -87,6 +92,9 @@ def docker_build(
     steps: tuple[LiveUpdateStep, ...] = validate_steps(name, live_update or [], ctx)
     args = as_str_dict(name, "build_args", build_args)
     tags = [t for t in as_str_list(name, "extra_tag", extra_tag) if t]
+    for tag in tags:
+        if not _REF_RE.match(tag):
+            raise TiltfileError(f"Argument extra_tag={go_quote(tag)} not a valid image reference: invalid reference format")
     if container_args is not None:
         container_args_list = as_str_list(name, "container_args", container_args)
     else:

@@ -1,21 +1,33 @@
 """Composition: load('ext://NAME'), include(), load_dynamic(), and the small
 private builtins the shipped extensions use.
 
-Tilt fetches extensions from github.com/tilt-dev/tilt-extensions. tiltpy
-works offline: `ext://NAME` is NAME/Tiltfile in $TILTPY_EXTENSIONS_DIR (one
-directory, or several separated by ':'), then ~/.local/share/tiltpy/extensions,
-then the extensions shipped in tiltpy/tiltfile/extensions/ (restart_process)."""
+`ext://NAME[/sub]` resolves as in Tilt: the Extension object NAME (sanitized)
+registered with v1alpha1.extension(), or else one made for it pointing at
+repo `default` and path NAME; its ExtensionRepo as registered with
+v1alpha1.extension_repo(), or else made with Tilt's default URL
+(github.com/tilt-dev/tilt-extensions). extension_repos.py puts the repo on
+disk (cloned once into the user's cache, used in place for file://), and the
+Tiltfile is <repo>/<path>/Tiltfile. Both objects land in the API objects,
+the Extension marked as managed by the loader.
+
+Offline overrides, for an extension nobody registered explicitly:
+$TILTPY_EXTENSIONS_DIR (directories separated by ':') holding NAME/Tiltfile,
+then the extensions shipped in tiltpy/tiltfile/extensions/ (restart_process,
+whose upstream version needs an image from Docker Hub)."""
 from __future__ import annotations
 
 import ast
 import dataclasses
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import starlark as sl
 
 from tiltpy.model.manifest import FallBackOn, InitialSync, RestartContainer, Run, Sync
+from tiltpy.tiltfile import extension_repos
 from tiltpy.tiltfile.builtins._common import abs_path, to_starlark
+from tiltpy.tiltfile.builtins.v1alpha1 import ANNOTATION_MANAGED_BY, api_objects, new_object
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.values import as_str, type_name
 
@@ -25,32 +37,102 @@ if TYPE_CHECKING:
 
 EXT_PREFIX = "ext://"
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "extensions")
+DEFAULT_REPO_NAME = "default"
+MANAGED_BY_LOADER = "tiltfile.loader"
 
 
-def extension_dirs() -> list[str]:
+def override_dirs() -> list[str]:
     dirs = [d for d in os.environ.get("TILTPY_EXTENSIONS_DIR", "").split(os.pathsep) if d]
-    dirs.append(os.path.join(os.path.expanduser("~"), ".local", "share", "tiltpy", "extensions"))
     dirs.append(SHIPPED_DIR)
     return dirs
 
 
+def sanitize_name(name: str) -> str:
+    """Tilt's apis.SanitizeName: '/' and '%' become '_' ('.' and '..' too)."""
+    if name in (".", ".."):
+        return name.replace(".", "_")
+    return re.sub(r"[/%]", "_", name)[:253]
+
+
 def resolve_extension(state: TiltfileState, spec: str) -> str:
     """The Tiltfile of extension `ext://NAME` (NAME may have '/' for nested ones)."""
-    name = spec[len(EXT_PREFIX):].strip("/")
-    parts = name.split("/")
-    if not name or any(p in ("", ".", "..") for p in parts):
-        raise TiltfileError(f"load({spec!r}): invalid extension name {name!r}")
-    tried = []
-    for directory in extension_dirs():
-        candidate = os.path.join(os.path.abspath(directory), *parts, "Tiltfile")
-        tried.append(candidate)
-        if os.path.isfile(candidate):
-            return candidate
-    raise TiltfileError(
-        f"loading extension {name}: extension not found. tiltpy does not fetch extensions from GitHub; "
-        f"it looked for:\n  " + "\n  ".join(tried)
-        + f"\nPut the extension's Tiltfile at $TILTPY_EXTENSIONS_DIR/{name}/Tiltfile "
-        f"(e.g. a checkout of github.com/tilt-dev/tilt-extensions).")
+    module_name = spec[len(EXT_PREFIX):]
+    parts = module_name.split("/")
+    if not module_name or any(p in ("", ".", "..") for p in parts):
+        raise TiltfileError(f"load({spec!r}): invalid extension name {module_name!r}")
+    objects = api_objects(state)
+    ext_name = sanitize_name(module_name)
+    registered = objects.get("Extension", ext_name)
+    if registered is None:
+        for directory in override_dirs():
+            candidate = os.path.join(os.path.abspath(directory), *parts, "Tiltfile")
+            if os.path.isfile(candidate):
+                return candidate
+        ext = new_object("Extension", ext_name, {"repoName": DEFAULT_REPO_NAME, "repoPath": module_name},
+                         annotations={ANNOTATION_MANAGED_BY: MANAGED_BY_LOADER})
+        objects.put(ext)
+    else:
+        ext = registered
+        ext["metadata"].setdefault("annotations", {})[ANNOTATION_MANAGED_BY] = MANAGED_BY_LOADER
+    repo_name = ext["spec"]["repoName"]
+    status = _repo_status(state, repo_name)
+    if status.error:
+        repo = objects.get("ExtensionRepo", repo_name)
+        url = repo["spec"]["url"] if repo else ""
+        raise TiltfileError(
+            f"loading extension repo {repo_name}: {status.error}\n"
+            f"(ext://{module_name} comes from extension repo {repo_name!r} at {url}. Without network access, "
+            f"register a local copy first: v1alpha1.extension_repo(name={repo_name!r}, url='file:///path/to/repo'), "
+            f"or put the extension at $TILTPY_EXTENSIONS_DIR/{module_name}/Tiltfile.)")
+    path, error = _extension_tiltfile(status.path, ext["spec"]["repoPath"])
+    if error:
+        raise TiltfileError(f"loading extension {ext_name}: {error}")
+    return path
+
+
+def _repo_status(state: TiltfileState, repo_name: str) -> extension_repos.RepoStatus:
+    """Tilt's ensureRepo + the repo reconciler: the registered repo, or one
+    with the default URL; fetched once per load."""
+    objects = api_objects(state)
+    repo = objects.get("ExtensionRepo", repo_name)
+    if repo is None:
+        repo = new_object("ExtensionRepo", repo_name, {"url": extension_repos.DEFAULT_REPO_URL})
+        objects.put(repo)
+    statuses: dict[str, extension_repos.RepoStatus] = state.extra.setdefault("extension_repo_status", {})
+    if repo_name not in statuses:
+        statuses[repo_name] = extension_repos.fetch(repo["spec"]["url"], repo["spec"].get("ref", ""), state.log)
+        repo["status"] = statuses[repo_name].to_json()
+    return statuses[repo_name]
+
+
+def _extension_tiltfile(repo_path: str, path_in_repo: str) -> tuple[str, str]:
+    """(Tiltfile, error) as Tilt's extension reconciler checks it."""
+    path = os.path.normpath(os.path.join(repo_path, path_in_repo, "Tiltfile"))
+    if not path.startswith(repo_path.rstrip("/") + "/"):
+        return "", f"invalid repo path: {path_in_repo}"
+    if not os.path.isfile(path):
+        return "", f"no extension tiltfile found at {path}"
+    return path, ""
+
+
+def registered_extension_tiltfile(objects: list[dict[str, Any]], name: str,
+                                  log: extension_repos.Log) -> tuple[str, str]:
+    """For the engine: an Extension registered with v1alpha1.extension() and not
+    load()ed runs in Tilt as a Tiltfile of its own (with spec.args, its
+    resources labelled `extension.<name>`). Returns (its Tiltfile, error),
+    fetching its repo from `objects` (a TiltfileResult's api_objects) as a
+    load would."""
+    by_kind: dict[tuple[str, str], dict[str, Any]] = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    ext = by_kind.get(("Extension", name))
+    if ext is None:
+        return "", f"extension not found: {name}"
+    repo = by_kind.get(("ExtensionRepo", ext["spec"]["repoName"]))
+    if repo is None:
+        return "", f"extension repo not found: {ext['spec']['repoName']}"
+    status = extension_repos.fetch(repo["spec"]["url"], repo["spec"].get("ref", ""), log)
+    if status.error:
+        return "", f"extension repo not loaded: {ext['spec']['repoName']}: {status.error}"
+    return _extension_tiltfile(status.path, ext["spec"]["repoPath"])
 
 
 def _resolve(ctx: FileContext, builtin: str, path: Any) -> str:
@@ -204,7 +286,7 @@ _STEP_KINDS = {InitialSync: "initial_sync", FallBackOn: "fall_back_on", Sync: "s
 
 def live_update_step_kind(ctx: FileContext, step: Any) -> str:
     """'sync', 'run', ... for a live update step; '' for anything else."""
-    return _STEP_KINDS.get(type(step), "")
+    return _STEP_KINDS.get(type(ctx.state.values.payload(step, tuple(_STEP_KINDS))), "")
 
 
 def has_image_target(ctx: FileContext, ref: Any) -> bool:

@@ -6,12 +6,12 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-import starlark as sl
-
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
-from tiltpy.model.manifest import TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL, Link, PortForward
+from tiltpy.model.manifest import Link, PortForward
+from tiltpy.tiltfile.builtins._common import go_quote
+from tiltpy.tiltfile.builtins.dialect import go_str, marked, marked_type
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
-from tiltpy.tiltfile.state import K8sResourceCall
+from tiltpy.tiltfile.state import TRIGGER_MODE_NAMES, K8sResourceCall
 from tiltpy.tiltfile.values import as_bool, as_int, as_str, as_str_dict, as_str_list, type_name
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 def k8s_yaml(ctx: FileContext, yaml: Any, allow_duplicates: Any = False) -> None:
     allow_duplicates = as_bool("k8s_yaml", "allow_duplicates", allow_duplicates)
     items = yaml if isinstance(yaml, (list, tuple)) else [yaml]
+    if yaml is None or yaml == "" or not items:  # None, [], blob('') (an empty filter_yaml() match)
+        raise TiltfileError("Empty YAML passed to k8s_yaml")
     for item in items:
         if not isinstance(item, str):
             raise arg_error("k8s_yaml", "yaml", f"got {type_name(item)}, want a path, a list of paths or a blob")
@@ -29,20 +31,21 @@ def k8s_yaml(ctx: FileContext, yaml: Any, allow_duplicates: Any = False) -> None
             objects = parse_yaml_stream(text)
         except YamlError as err:
             raise TiltfileError(f"k8s_yaml: {source}: {err}") from None
+        seen = ctx.state.k8s_object_ids
         for obj in objects:
-            if not allow_duplicates:
-                oid = object_id(obj)
-                if any(object_id(o) == oid for o in ctx.state.k8s_objects):
-                    raise TiltfileError(
-                        f"k8s_yaml: duplicate Kubernetes object {oid.display()} (from {source}); "
-                        "pass allow_duplicates=True to allow it"
-                    )
+            oid = object_id(obj)
+            if not allow_duplicates and oid in seen:
+                raise TiltfileError(
+                    f"k8s_yaml: duplicate Kubernetes object {oid.display()} (from {source}); "
+                    "pass allow_duplicates=True to allow it"
+                )
+            seen.add(oid)
             ctx.state.k8s_objects.append(obj)
 
 
 def _yaml_text(ctx: FileContext, value: str) -> tuple[str, str]:
     """A blob is YAML; any other string is a path (as in Tilt)."""
-    if value in ctx.state.blob_values or ("\n" in value and not os.path.exists(ctx.abspath(value))):
+    if ctx.state.is_blob(value) or ("\n" in value and not os.path.exists(ctx.abspath(value))):
         return value, "<blob>"
     path = ctx.abspath(value)
     ctx.state.watch(path)
@@ -53,23 +56,42 @@ def _yaml_text(ctx: FileContext, value: str) -> tuple[str, str]:
         raise arg_error("k8s_yaml", "yaml", f"file not found: {path}") from None
 
 
-def parse_port_forward(builtin: str, value: Any) -> PortForward:
-    if isinstance(value, PortForward):
-        return value
+def parse_port_forward(ctx: FileContext, builtin: str, value: Any, resource: str = "") -> PortForward:
+    """Tilt's port forward forms: an int (the local port), 'LOCAL', 'LOCAL:CONTAINER',
+    'HOST:LOCAL:CONTAINER', or a port_forward()."""
+    given = ctx.state.values.payload(value, PortForward)
+    if given is not None:
+        return given
+    where = f'{builtin} "{resource}": ' if resource else f"{builtin}: "
     if isinstance(value, int) and not isinstance(value, bool):
-        return PortForward(local_port=_valid_port(builtin, value))
+        if not 0 <= value <= 65535:
+            raise TiltfileError(f"{where}portForward port value {value} is not in the valid range [0-65535]")
+        return PortForward(local_port=value)
     if isinstance(value, str):
-        parts = value.strip().split(":")
-        if len(parts) > 3 or not all(p.isdigit() for p in parts[-2:]) or not parts[0]:
-            raise arg_error(builtin, "port_forwards", f"invalid port forward {value!r}: want 'LOCAL', 'LOCAL:CONTAINER' or 'HOST:LOCAL:CONTAINER'")
-        host = parts[0] if len(parts) == 3 else ""
-        ports = parts[1:] if host else parts
-        return PortForward(
-            local_port=_valid_port(builtin, int(ports[0])),
-            container_port=_valid_port(builtin, int(ports[1])) if len(ports) == 2 else None,
-            host=host,
-        )
-    raise arg_error(builtin, "port_forwards", f"got {type_name(value)}, want int, string or port_forward()")
+        parts = value.split(":", 2)
+        host = ""
+        if len(parts) == 3:
+            host = parts[0]
+            if not _VALID_HOST.match(host):
+                raise TiltfileError(f"{where}portForward host value {go_quote(parts[1])} is not a valid hostname or "
+                                    "IP address")
+        local_text = parts[1] if len(parts) == 3 else parts[0]
+        local = _port_number(where, local_text)
+        container = _port_number(where, parts[-1]) if len(parts) > 1 else None
+        return PortForward(local_port=local, container_port=container or None, host=host)
+    raise TiltfileError(f"{where}port_forwards must be an int, a port_forward, or a sequence of those; is a "
+                        f"{type_name(value)}")
+
+
+_VALID_HOST = re.compile(
+    r"^(([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])\.){3}([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])$"
+    r"|^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9])$")
+
+
+def _port_number(where: str, text: str) -> int:
+    if not re.fullmatch(r"[+-]?[0-9]+", text) or not 0 <= int(text) <= 65535:
+        raise TiltfileError(f"{where}portForward port value {go_quote(text)} is not in the valid range [0-65535]")
+    return int(text)
 
 
 def _valid_port(builtin: str, port: int) -> int:
@@ -79,13 +101,15 @@ def _valid_port(builtin: str, port: int) -> int:
 
 
 def parse_link(builtin: str, value: Any) -> Link:
-    if isinstance(value, Link):
-        return value
+    """A string (http:// added when it has no scheme) or a link()."""
+    if marked_type(value) == "struct" and value.get("_tiltpy", [None, None])[1] == "link":
+        return Link(url=str(value.get("url", "")), name=str(value.get("name", "")))
     if isinstance(value, str):
         if not value:
-            raise arg_error(builtin, "links", "empty link")
-        return Link(url=value)
-    raise arg_error(builtin, "links", f"got {type_name(value)}, want string or link()")
+            raise TiltfileError(f'{builtin}: validating URL "": url empty')
+        return Link(url=value if _URL_SCHEME.match(value) else "http://" + value)
+    raise TiltfileError(f"{builtin}: `Want a string, a link, or a sequence of these; found {go_str(value)} "
+                        f"(type: {type_name(value)})")
 
 
 def _list_of(value: Any) -> list[Any]:
@@ -106,9 +130,11 @@ def parse_labels(builtin: str, value: Any) -> list[str]:
 
 
 def parse_trigger_mode(builtin: str, value: Any) -> int:
-    if value not in (TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL) or isinstance(value, bool):
-        raise arg_error(builtin, "trigger_mode", "want TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL")
-    return int(value)
+    for mode, name in TRIGGER_MODE_NAMES.items():
+        if value == name:
+            return mode
+    raise TiltfileError(f"{builtin}: for parameter trigger_mode: got {type_name(value)}, want TriggerMode "
+                        "(TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL)")
 
 
 def k8s_resource(
@@ -130,9 +156,11 @@ def k8s_resource(
     workload = as_str(name, "workload", workload)
     new_name = as_str(name, "new_name", new_name)
     if not workload and not new_name:
-        raise TiltfileError(f"{name}: must specify workload or new_name")
+        raise TiltfileError("Resource name missing. Must give a name for an existing resource or a new_name to "
+                            "create a new resource.")
     if not workload and not objects:
-        raise TiltfileError(f"{name}: a new resource ({new_name!r}) needs objects=")
+        raise TiltfileError("k8s_resource doesn't specify a workload or any objects. All non-workload resources "
+                            "must specify 1 or more objects")
     readiness = as_str(name, "pod_readiness", pod_readiness)
     if readiness not in ("", "wait", "ignore", "succeeded"):
         raise arg_error(name, "pod_readiness", f"got {readiness!r}, want 'wait', 'ignore' or 'succeeded'")
@@ -146,7 +174,8 @@ def k8s_resource(
         K8sResourceCall(
             workload=workload,
             new_name=new_name,
-            port_forwards=None if port_forwards is None else [parse_port_forward(name, p) for p in _list_of(port_forwards)],
+            port_forwards=None if port_forwards is None else [parse_port_forward(ctx, name, p, workload or new_name)
+                                                              for p in _list_of(port_forwards)],
             extra_pod_selectors=selectors,
             trigger_mode=None if trigger_mode is None else parse_trigger_mode(name, trigger_mode),
             resource_deps=None if resource_deps is None else as_str_list(name, "resource_deps", resource_deps),
@@ -162,19 +191,32 @@ def k8s_resource(
 
 
 def port_forward(ctx: FileContext, local_port: Any, container_port: Any = None, name: Any = None,
-                 link_path: Any = None, host: Any = None) -> sl.OpaquePythonObject:
+                 link_path: Any = None, host: Any = None) -> str:
+    """Tilt's port_forward value: type() `port_forward`, str() as below."""
     local = _valid_port("port_forward", as_int("port_forward", "local_port", local_port))
     container = None
     if container_port is not None:
         container = _valid_port("port_forward", as_int("port_forward", "container_port", container_port))
-    return sl.OpaquePythonObject(PortForward(
+    forward = PortForward(
         local_port=local, container_port=container, name=as_str("port_forward", "name", name),
         link_path=as_str("port_forward", "link_path", link_path), host=as_str("port_forward", "host", host),
-    ))
+    )
+    text = f"port_forward(local_port={local}, container_port={container or 0}, name={go_quote(forward.name)})"
+    return ctx.state.values.add(text, "port_forward", forward)
 
 
-def link(ctx: FileContext, url: Any, name: Any = "") -> sl.OpaquePythonObject:
-    return sl.OpaquePythonObject(Link(url=as_str("link", "url", url, allow_none=False), name=as_str("link", "name", name)))
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def link(ctx: FileContext, url: Any, name: Any = "") -> dict[str, Any]:
+    """Tilt's link is a struct (type() `struct`, fields url and name); a URL
+    without a scheme gets http://."""
+    url = as_str("link", "url", url, allow_none=False)
+    if not url:
+        raise TiltfileError('validating URL "": url empty')
+    if not _URL_SCHEME.match(url):
+        url = "http://" + url
+    return marked("struct", "link", url=url, name=as_str("link", "name", name))
 
 
 def allow_k8s_contexts(ctx: FileContext, contexts: Any) -> None:
@@ -234,7 +276,7 @@ BUILTINS = {
     "k8s_yaml": k8s_yaml,
     "k8s_resource": k8s_resource,
     "port_forward": port_forward,
-    "link": link,
+    "_link": link,
     "allow_k8s_contexts": allow_k8s_contexts,
     "default_registry": default_registry,
     "k8s_context": k8s_context,
@@ -242,4 +284,9 @@ BUILTINS = {
     "trigger_mode": trigger_mode,
     # update_settings lives in settings.py (with the other settings builtins)
 }
-CONSTANTS = {"TRIGGER_MODE_AUTO": TRIGGER_MODE_AUTO, "TRIGGER_MODE_MANUAL": TRIGGER_MODE_MANUAL}
+# Tilt's trigger modes are values of type TriggerMode whose str() is their name.
+CONSTANTS = {name: name for name in TRIGGER_MODE_NAMES.values()}
+PRELUDE = """
+def link(url, name = ""):
+    return _tiltpy_struct(_link(url, name))
+"""

@@ -179,9 +179,10 @@ def version_matches(version: str, constraint: str) -> bool:
     return False
 
 
-def version_settings(ctx: FileContext, check_updates: Any = True, constraint: Any = "") -> None:
+def version_settings(ctx: FileContext, check_updates: Any = None, constraint: Any = "") -> None:
     fn = "version_settings"
-    settings(ctx.state).check_updates = as_bool(fn, "check_updates", check_updates)
+    if check_updates is not None:  # a later call with only a constraint keeps it (as in Tilt)
+        settings(ctx.state).check_updates = as_bool(fn, "check_updates", check_updates)
     constraint = as_str(fn, "constraint", constraint)
     if not constraint:
         return
