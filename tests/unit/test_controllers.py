@@ -208,7 +208,7 @@ def test_a_failing_reconcile_marks_the_object_and_the_next_change_retries() -> N
         h.manager.add(Flaky())
         h.store.apply(obj("Thing", "t", {"fail": True}, {"tilt.dev/resource": "res"}))
         await h.until(lambda: h.status("Thing", "t").get("error") == "it broke")
-        assert "ERROR: Thing t: it broke" in h.logs("res")
+        assert "ERROR: Thing t: internal error (RuntimeError: it broke)" in h.logs("res")
         assert any(line.startswith("DEBUG: ") and "RuntimeError" in line for line in h.logs("res"))
         calls = Flaky.calls
         h.store.apply(obj("Thing", "t", {"fail": False}, {"tilt.dev/resource": "res"}))

@@ -55,10 +55,11 @@ class Connections:
             raise NotConnected("no way to reach containers for live updates")
         return self.updater
 
-    async def ensure(self, manifests: list[Manifest], result: TiltfileResult, log: Log) -> None:
-        """Connect to whatever these resources need and is not connected yet.
-        Raises EngineFailure saying what could not be reached."""
-        needs_k8s = any(m.k8s for m in manifests)
+    async def ensure(self, manifests: list[Manifest], result: TiltfileResult, log: Log,
+                     objects_need_k8s: bool = False) -> None:
+        """Connect to whatever these resources (and API objects) need and is not
+        connected yet. Raises EngineFailure saying what could not be reached."""
+        needs_k8s = objects_need_k8s or any(m.k8s for m in manifests)
         needs_compose = any(m.compose for m in manifests)
         needs_docker = any(m.image_targets for m in manifests) or needs_compose
         steps = []

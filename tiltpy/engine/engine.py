@@ -26,7 +26,6 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Coroutine
 
-from tiltpy.compose.cli import ComposeFailure
 from tiltpy.engine import live_update
 from tiltpy.engine.ci import wait_until_ready
 from tiltpy.engine.connections import Connections
@@ -35,19 +34,16 @@ from tiltpy.engine.controllers.cmd import CmdController
 from tiltpy.engine.controllers.filewatch import FileWatchController
 from tiltpy.engine.controllers.kubernetes import KubernetesApplyController, KubernetesDiscoveryController
 from tiltpy.engine.deployers import DeployContext, deployer_for
-from tiltpy.engine.errors import EngineFailure
+from tiltpy.engine.errors import EngineFailure, describe_failure, expected_failures
 from tiltpy.engine.image_builds import ImageBuilds
-from tiltpy.engine.local_runner import CommandFailure
 from tiltpy.engine.logs import TILTFILE, LogSink
 from tiltpy.engine.reload import diff_resources, enabled_manifests
 from tiltpy.engine.resource import BuildRecord, ResourceState
 from tiltpy.engine.scheduling import first_build_order
 from tiltpy.engine.store import ObjectStore, now_micro
 from tiltpy.engine.update_plan import plan_update
-from tiltpy.image.docker_builder import BuildFailure
 from tiltpy.image.prune import prune_images
-from tiltpy.k8s.client import ClusterError
-from tiltpy.liveupdate.updaters import RunFailure, UpdateFailure
+from tiltpy.liveupdate.updaters import UpdateFailure
 from tiltpy.model.live_update import UpdatePlan
 from tiltpy.model.manifest import TRIGGER_MODE_MANUAL, Manifest, TiltfileResult
 from tiltpy.watch.inotify import InotifyWatcher, WatchError
@@ -61,12 +57,6 @@ __all__ = ["Engine", "EngineFailure", "EngineOptions"]
 # window is latency for nothing.
 WATCH_QUIET_MS = int(os.environ.get("TILTPY_WATCH_QUIET_MS", "20"))
 
-# Failures of the user's build, deploy or commands: shown as they are. Any
-# other exception is a bug or an environment problem: shown with its type.
-EXPECTED_FAILURES = (BuildFailure, ClusterError, EngineFailure, ComposeFailure, CommandFailure, RunFailure,
-                     UpdateFailure, OSError)
-
-
 @dataclass
 class EngineOptions:
     mode: str = "up"  # up | ci
@@ -77,12 +67,6 @@ class EngineOptions:
 
 
 Reloader = Callable[[list[str]], Awaitable[TiltfileResult]]
-
-
-def describe_failure(err: BaseException) -> str:
-    if isinstance(err, EXPECTED_FAILURES):
-        return str(err) or type(err).__name__
-    return f"internal error ({type(err).__name__}: {err})"
 
 
 class Engine:
@@ -111,6 +95,7 @@ class Engine:
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
         self._connected = False
+        self._connected_k8s = False
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- state ------------------------------------------------------------
@@ -149,7 +134,7 @@ class Engine:
         if err is None:
             return
         self.sink.log(resource, f"ERROR: {what}: {describe_failure(err)}")
-        if not isinstance(err, EXPECTED_FAILURES):
+        if not isinstance(err, expected_failures()):
             for line in traceback.format_exception(err)[-15:]:
                 for part in line.rstrip("\n").splitlines():
                     self.sink.log(resource, f"DEBUG: {part}")
@@ -163,9 +148,10 @@ class Engine:
                 self.sink.log(TILTFILE, f"WARNING: {warning}")
             self._install(self.result.manifests)
             self.sink.set_secrets(self.result.secret_replacements)
-            self._start_controllers()
             self._sync_api_objects(self.result)
-            if await self._connect_or_report():
+            connected = await self._connect_or_report()
+            self._start_controllers()
+            if connected:
                 self._start_all()
             if self.options.watch:
                 self._restart_watcher()
@@ -195,8 +181,10 @@ class Engine:
         """Connect to Docker / the cluster / Compose as needed. `ci` fails at
         once; `up` shows the problem on every resource and keeps running, so a
         fix (or a Tiltfile edit) can retry."""
+        objects_need_k8s = bool(self.store.list("KubernetesApply") or self.store.list("KubernetesDiscovery"))
         try:
-            await self.conns.ensure([r.manifest for r in self.resources.values()], self.result, self._log(TILTFILE))
+            await self.conns.ensure([r.manifest for r in self.resources.values()], self.result, self._log(TILTFILE),
+                                    objects_need_k8s=objects_need_k8s)
         except EngineFailure as err:
             if self.options.mode == "ci":
                 raise
@@ -206,6 +194,9 @@ class Engine:
                 res.update_status, res.update_error = "error", str(err)
             self.changed()
             return False
+        if self._connected_k8s != (self.conns.k8s is not None):
+            self._connected_k8s = self.conns.k8s is not None
+            self.controllers.requeue({"KubernetesApply", "KubernetesDiscovery"})  # they waited for the cluster
         self._connected = True
         return True
 
@@ -273,7 +264,7 @@ class Engine:
             res.update_status, res.update_error = "error", message
             if record is not None:
                 record.error = message
-            self._log_exception(res.name, what, err) if not isinstance(err, EXPECTED_FAILURES) \
+            self._log_exception(res.name, what, err) if not isinstance(err, expected_failures()) \
                 else self.sink.log(res.name, f"ERROR: {message}")
             return False
         finally:
@@ -594,6 +585,8 @@ class Engine:
         self.result = result
         self.sink.set_secrets(result.secret_replacements)
         self._sync_api_objects(result)
+        if self._connected and self.conns.k8s is None and self.store.list("KubernetesApply"):
+            await self._connect_or_report()
         new_manifests = enabled_manifests(result.manifests, result.enabled_resources)
         diff = diff_resources({name: r.manifest for name, r in self.resources.items()}, new_manifests)
         resources = dict(self.resources)
