@@ -3,6 +3,7 @@ the pod deleted, a crash loop fixed by a save, a port-forward's pod killed
 mid-request, the Docker Engine restarted. Each checks what the user sees."""
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -39,15 +40,24 @@ def _ticks(output: str) -> list[int]:
 
 
 def _kill_daemon(name: str) -> None:
+    """Stop one of the testbed's daemons (SIGTERM, then SIGKILL after 10 s)."""
     pid = int((PIDS / f"{name}.pid").read_text())
     subprocess.run(["kill", str(pid)], check=True)
-    deadline = time.monotonic() + 30
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            subprocess.run(["kill", "-9", str(pid)])
+            deadline = time.monotonic() + 10
         time.sleep(0.2)
 
 
 def _restart_testbed() -> None:
-    subprocess.run([str(TESTBED_UP)], check=True, capture_output=True, timeout=600)
+    """The testbed's `up` starts whatever is not running."""
+    for attempt in range(2):
+        done = subprocess.run([str(TESTBED_UP)], capture_output=True, text=True, timeout=600)
+        if done.returncode == 0:
+            return
+    raise AssertionError(f"the testbed did not come back: {done.stderr[-2000:]}")
 
 
 def _pod_names(name: str) -> list[str]:
@@ -58,7 +68,7 @@ def _pod_names(name: str) -> list[str]:
 def test_api_server_restart_loses_and_repeats_no_log_line(testbed: dict, tmp_path: Path) -> None:
     name, port = "tiltpy-e2e-apirestart", 8096
     project = _project(tmp_path / "api", name, port)
-    up = Up(project, "--port", "0")
+    up = Up(project, "--port", "10372")
     try:
         up.wait_for(r"│ tick 5$", timeout=240)
         pod = http_get(f"http://localhost:{port}/index.html").strip()
@@ -73,9 +83,9 @@ def test_api_server_restart_loses_and_repeats_no_log_line(testbed: dict, tmp_pat
         assert ticks == list(range(1, ticks[-1] + 1)), "a tick was lost or repeated"
         # The port-forward and the status are right again.
         assert http_get(f"http://localhost:{port}/index.html", timeout=60).strip() == pod
-        view = tiltpy("get", name, "-o", "json", "--port", up.port, cwd=project) if hasattr(up, "port") else None
-        del view
-        assert f"{name}" in up.output
+        up.wait_for(rf"Forwarding .* of pod {pod}", timeout=5)
+        status = json.loads(tiltpy("get", name, "-o", "json", "--port", "10372", cwd=project).stdout)
+        assert (status["updateStatus"], status["runtimeStatus"]) == ("ok", "ok")
     finally:
         up.stop()
         tiltpy("down", cwd=project)
@@ -99,7 +109,7 @@ def test_deleted_pod_is_followed_and_a_crash_loop_is_fixed_by_a_save(testbed: di
             assert time.monotonic() < deadline, "the forward never reached the new pod"
             time.sleep(0.5)
         mark = up.mark()
-        up.wait_for(r"│ tick 3$", start=mark, timeout=60)  # the new pod's logs stream
+        up.wait_for(r"│ tick \d+$", start=mark, timeout=60)  # the new pod's logs stream
         # Break it: the container crash-loops; the resource says so.
         (project / "k8s.yaml").write_text(deployment(name, f"{name}-image", "echo about to crash; exit 3"))
         up.wait_for(r"exited with code 3|CrashLoopBackOff", start=mark, timeout=180)
@@ -153,13 +163,16 @@ def test_docker_engine_restart(testbed: dict, tmp_path: Path) -> None:
     name, port = "tiltpy-e2e-dockerd", 8099
     project = _project(tmp_path / "dockerd", name, port)
     up = Up(project, "--port", "0")
+    restarted = False
     try:
         http_get(f"http://localhost:{port}/index.html", timeout=240)
         _kill_daemon("dockerd")
         mark = up.mark()
         (project / "version.txt").write_text("during the outage\n")
-        up.wait_for(r"ERROR: .*(Docker|docker)", start=mark, timeout=120)  # the build fails, clearly
+        # The build fails, clearly, and says the next change retries.
+        up.wait_for(r"ERROR: cannot reach the Docker Engine .*is dockerd running", start=mark, timeout=120)
         _restart_testbed()
+        restarted = True
         # The kubelet restarts the pod on the restarted engine; the next save builds and deploys.
         mark = up.mark()
         (project / "version.txt").write_text("after the outage\n")
@@ -170,6 +183,10 @@ def test_docker_engine_restart(testbed: dict, tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the new image never ran"
             time.sleep(1)
         http_get(f"http://localhost:{port}/index.html", timeout=120)
+        # Still BuildKit: an engine outage is not a reason to fall back to the classic builder.
+        assert "building with the classic builder from now on" not in up.output
     finally:
         up.stop()
+        if not restarted:
+            _restart_testbed()
         tiltpy("down", cwd=project)

@@ -222,14 +222,21 @@ class PodMonitor:
             self.log(f"Container {container} of pod {pod} restarted ({restarts} restarts)")
         cursor = LogCursor()
         delay = 0.5
+        said = ""
         while True:
             try:
                 async for line in self.client.stream_logs(namespace, pod, container, since_time=cursor.since_time(),
                                                           timestamps=True):
                     text = cursor.accept(line)
-                    if text is not None:
-                        self.log(prefix + text)
-                        delay = 0.5
+                    if text is None:
+                        continue
+                    if text is line:  # no timestamp: the kubelet's own message ("unable to retrieve ...")
+                        if text != said:
+                            self.log(prefix + text)
+                            said = text
+                        continue
+                    self.log(prefix + text)
+                    delay, said = 0.5, ""
             except Forbidden as err:
                 self.log(f"WARNING: cannot stream the logs of pod {pod}: {err}")
                 return

@@ -178,6 +178,29 @@ class DockerBuilder:
 
     def build(self, target: ImageTarget, deps: dict[str, BuiltImage], log: Log,
               force: bool = False) -> BuiltImage:
+        """Build (or reuse) the image. Every failure is a BuildFailure saying
+        what went wrong, an unreachable Docker Engine included."""
+        try:
+            return self._build(target, deps, log, force)
+        except BuildFailure:
+            raise
+        except docker.errors.APIError as err:
+            raise BuildFailure(f"the Docker Engine refused: {err.explanation or err}") from None
+        except (docker.errors.DockerException, OSError) as err:
+            raise self._unreachable(err) from None
+
+    def _unreachable(self, err: BaseException) -> BuildFailure:
+        return BuildFailure(f"cannot reach the Docker Engine at {self.client.base_url} ({err}); "
+                            "is dockerd running? The next change or trigger retries")
+
+    def _engine_reachable(self) -> bool:
+        try:
+            self.client.ping()
+            return True
+        except (docker.errors.DockerException, OSError):
+            return False
+
+    def _build(self, target: ImageTarget, deps: dict[str, BuiltImage], log: Log, force: bool) -> BuiltImage:
         dockerfile, rewrites = rewritten_dockerfile(target, deps)
         try:
             context = collect_context(target)
@@ -264,8 +287,11 @@ class DockerBuilder:
                 raise BuildFailure("stopped: tiltpy is stopping")
             if returncode != 0:
                 if not printer.saw_step:
-                    raise BuildKitUnavailable(" ".join(l.strip() for l in captured if l.strip())
-                                              or f"{cli.describe()} exited with code {returncode}")
+                    reason = " ".join(l.strip() for l in captured if l.strip()) or \
+                        f"{cli.describe()} exited with code {returncode}"
+                    if not self._engine_reachable():  # the engine is down, not BuildKit broken
+                        raise self._unreachable(reason)
+                    raise BuildKitUnavailable(reason)
                 raise BuildFailure(printer.failure_message(returncode))
             sender.raise_error()
             try:
