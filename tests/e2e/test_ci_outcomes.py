@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.k8s_yaml import deployment
-from tests.e2e.harness import TILTPY, kubectl_json, tiltpy
+from tests.e2e.harness import TILTPY, Up, kubectl_json, tiltpy
 
 pytestmark = pytest.mark.e2e
 
@@ -113,15 +113,13 @@ def test_missing_cluster_is_a_clear_error(testbed: dict, tmp_path: Path) -> None
     assert "Kubernetes cluster unreachable" in result.stdout and "127.0.0.1:1" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
-    up = subprocess.Popen([*TILTPY, "up", "--stream", "--port", "0"], cwd=project,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    up = Up(project, "--port", "0", env=env)
     try:
-        time.sleep(6)
-        assert up.poll() is None, "up must keep running when the cluster is missing"
+        up.wait_for("Kubernetes cluster unreachable", timeout=60)
+        time.sleep(3)
+        assert up.proc.poll() is None, "up must keep running when the cluster is missing"
     finally:
-        up.terminate()
-        out = up.communicate(timeout=30)[0]
-    assert "Kubernetes cluster unreachable" in out
+        up.stop()
 
 
 def test_k8s_grace_period_lets_a_crashing_pod_try_again(testbed: dict, tmp_path: Path) -> None:

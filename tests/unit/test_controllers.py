@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from tiltpy.engine.controllers import ControllerManager
 from tiltpy.engine.controllers.cmd import CmdController, button_env, input_value
@@ -209,7 +208,7 @@ def test_a_failing_reconcile_marks_the_object_and_the_next_change_retries() -> N
         h.manager.add(Flaky())
         h.store.apply(obj("Thing", "t", {"fail": True}, {"tilt.dev/resource": "res"}))
         await h.until(lambda: h.status("Thing", "t").get("error") == "it broke")
-        assert "ERROR: Thing t: it broke" in h.logs("res")
+        assert "ERROR: Thing t: internal error (RuntimeError: it broke)" in h.logs("res")
         assert any(line.startswith("DEBUG: ") and "RuntimeError" in line for line in h.logs("res"))
         calls = Flaky.calls
         h.store.apply(obj("Thing", "t", {"fail": False}, {"tilt.dev/resource": "res"}))
@@ -226,3 +225,12 @@ def _alive(pid: int) -> bool:
     # A zombie (exited, not yet reaped by its parent) counts as gone.
     with open(f"/proc/{pid}/stat") as f:
         return f.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_store_keeps_a_configmaps_data() -> None:
+    store = ObjectStore()
+    store.apply({"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}})
+    assert store.get("ConfigMap", "cm")["data"] == {"a": "b"} and "spec" not in store.get("ConfigMap", "cm")
+    assert not store.apply({"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}})
+    assert store.apply({"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "c"}})
+    assert store.get("ConfigMap", "cm")["data"] == {"a": "c"}

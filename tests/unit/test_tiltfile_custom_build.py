@@ -10,7 +10,8 @@ import pytest
 
 from tests.unit.test_tiltfile_support import DEPLOYMENT, Project, project  # noqa: F401
 from tiltpy.image.custom_builder import CustomBuilder, expected_image
-from tiltpy.image.docker_builder import BuildFailure, BuiltImage
+from tiltpy.image.docker_builder import BuildFailure
+from tiltpy.model.images import BuiltImage
 from tiltpy.model.manifest import CustomBuild, ImageTarget, Run, Sync
 
 

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tiltpy.engine.update_plan import FileCopy, TargetFiles, plan_update
+from tiltpy.engine.update_plan import plan_update
+from tiltpy.image.context import TargetFiles
+from tiltpy.model.live_update import FileCopy
 from tiltpy.model.manifest import FallBackOn, ImageTarget, K8sTarget, Manifest, Run, Sync
 
 

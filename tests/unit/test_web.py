@@ -269,3 +269,67 @@ def test_a_taken_port_warns_and_carries_on() -> None:
         assert any("dashboard is off" in l.text and "--port" in l.text for l in sink.lines(TILTFILE))
 
     asyncio.run(main())
+
+
+def _button(name: str, resource: str = "frontend") -> dict:
+    return {"apiVersion": "tilt.dev/v1alpha1", "kind": "UIButton",
+            "metadata": {"name": name, "annotations": {"tilt.dev/resource": resource}},
+            "spec": {"text": name.title(), "location": {"componentType": "Resource", "componentID": resource},
+                     "inputs": [{"name": "WHO", "text": {"defaultValue": "x"}}]}}
+
+
+def test_api_objects_and_uibutton_clicks(setup) -> None:
+    web, engine, _, client = setup
+    engine.store.apply(_button("deploy"))
+    engine.store.apply({"kind": "Cmd", "metadata": {"name": "btn-deploy"}, "spec": {"args": ["true"]}})
+    listing = client.get("/api/objects?kind=uibuttons").json()
+    assert listing["kind"] == "List" and [i["metadata"]["name"] for i in listing["items"]] == ["deploy"]
+    one = client.get("/api/objects?kind=cmd&name=btn-deploy").json()
+    assert one["kind"] == "Cmd" and one["spec"] == {"args": ["true"]} and one["metadata"]["uid"]
+    assert client.get("/api/objects?kind=cmd&name=nope").status_code == 404
+    assert client.get("/api/objects?kind=widget").status_code == 400
+    # The view carries the buttons for the dashboard.
+    web.publish_view()
+    assert [b["metadata"]["name"] for b in client.get("/api/view").json()["uiButtons"]] == ["deploy"]
+    # A click needs the token, and is recorded with its inputs.
+    body = {"name": "deploy", "inputs": [{"name": "WHO", "text": {"value": "me"}}]}
+    assert client.post("/api/uibutton", json=body).status_code == 403
+    assert client.post("/api/uibutton", json=body, headers=auth()).status_code == 200
+    status = engine.store.get("UIButton", "deploy")["status"]
+    assert status["inputs"] == body["inputs"] and status["lastClickedAt"].endswith("Z")
+    assert client.post("/api/uibutton", json={"name": "nope"}, headers=auth()).status_code == 404
+    assert client.post("/api/uibutton", json={"name": 3}, headers=auth()).status_code == 400
+
+
+def test_with_a_non_local_host_only_our_own_origin_may_read_or_steer() -> None:
+    sink = LogSink(io.StringIO(), stream=False)
+    result = TiltfileResult(tiltfile="/tmp/Tiltfile", manifests=[Manifest(name="a", auto_init=False)])
+    engine = Engine(result, EngineOptions(host="0.0.0.0"), sink)
+    engine._install(result.manifests)
+    web = WebApp(sink, TOKEN, "0.0.0.0", PORT)
+    web.attach(engine)
+    lan = f"192.168.1.5:{PORT}"
+    with TestClient(web.app, base_url=f"http://{lan}", client=("192.168.1.9", 50000)) as client:
+        assert client.get("/api/view").status_code == 200  # no Origin: not a page
+        assert client.get("/api/view", headers={"Origin": f"http://{lan}"}).status_code == 200
+        # A page of another site on the same port number used to pass: it must not.
+        for origin in (f"http://evil.example:{PORT}", "http://192.168.1.5:3000", "null"):
+            assert client.get("/api/view", headers={"Origin": origin}).status_code == 403, origin
+            assert client.get("/api/logs", headers={"Origin": origin}).status_code == 403, origin
+            assert client.post("/api/trigger", json={"name": "a"}, headers=auth(origin)).status_code == 403
+            with pytest.raises(WebSocketDisconnect):
+                with client.websocket_connect(f"ws://{lan}/ws", headers={"Origin": origin}) as ws:
+                    ws.receive_json()
+        with client.websocket_connect(f"ws://{lan}/ws", headers={"Origin": f"http://{lan}"}) as ws:
+            assert "resources" in json.dumps(ws.receive_json())
+
+
+def test_secrets_are_scrubbed_from_errors_and_objects(setup) -> None:
+    web, engine, sink, client = setup
+    sink.set_secrets({"hunter2": "[redacted secret db:password]"})
+    engine.resources["frontend"].update_error = "login failed with password hunter2"
+    engine.store.apply({"kind": "Cmd", "metadata": {"name": "c"}, "spec": {"args": ["echo", "hunter2"]}})
+    web.publish_view()
+    view = client.get("/api/view").text
+    assert "hunter2" not in view and "login failed with password [redacted secret db:password]" in view
+    assert "hunter2" not in client.get("/api/objects?kind=cmd").text

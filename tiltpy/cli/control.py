@@ -18,6 +18,7 @@ import urllib.request
 from typing import Any, Sequence
 
 from tiltpy.cli.terminal import resource_status
+from tiltpy.engine.store import kind_named
 
 COMMANDS = ("trigger", "logs", "get", "describe", "enable", "disable", "args")
 KINDS = {"resource", "resources", "uiresource", "uiresources", "uir", "res"}
@@ -100,8 +101,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--source", choices=["all", "build", "runtime"], default="all")
     p.add_argument("--tail", type=int, default=0, help="only the last N lines kept")
     conn(p)
-    p = sub.add_parser("get", help="list resources of the running up")
-    p.add_argument("names", nargs="*", metavar="[resources] NAME")
+    p = sub.add_parser("get", help="list resources (or Tilt API objects: get cmd, get uibutton, ...) of the running up")
+    p.add_argument("names", nargs="*", metavar="[KIND] NAME")
     p.add_argument("-o", "--output", choices=["table", "wide", "json", "yaml", "name"], default="table")
     conn(p)
     p = sub.add_parser("describe", help="show everything about resources of the running up")
@@ -186,6 +187,8 @@ def _args(client: Client, args: argparse.Namespace, extra: list[str], out: Any) 
 
 
 def _get(client: Client, args: argparse.Namespace, extra: list[str], out: Any) -> int:
+    if args.names and args.names[0].lower() not in KINDS and kind_named(args.names[0].split("/")[0]):
+        return _get_objects(client, args, out)
     names = _names(args.names)
     view = client.view()
     resources = _find(view, names)
@@ -215,6 +218,28 @@ def _get(client: Client, args: argparse.Namespace, extra: list[str], out: Any) -
                 row[5:5] = [",".join(res.get("labels") or []) or "-", pod, str(len(res.get("buildHistory") or []))]
             rows.append(row)
         _table(header, rows, out)
+    return 0
+
+
+def _get_objects(client: Client, args: argparse.Namespace, out: Any) -> int:
+    """`get KIND [NAME]` / `get KIND/NAME`: Tilt API objects, in Tilt's JSON shape."""
+    word, _, name = args.names[0].partition("/")
+    name = name or (args.names[1] if len(args.names) > 1 else "")
+    query = {"kind": word, **({"name": name} if name else {})}
+    data = client.get("/api/objects?" + urllib.parse.urlencode(query))
+    items = [data] if name else data["items"]
+    if args.output == "json":
+        print(json.dumps(data, indent=2), file=out)
+    elif args.output == "yaml":
+        import yaml
+
+        print(yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip(), file=out)
+    elif args.output == "name":
+        for item in items:
+            print(f"{item['kind'].lower()}/{item['metadata']['name']}", file=out)
+    else:
+        _table(["NAME", "CREATED AT"], [[i["metadata"]["name"], i["metadata"].get("creationTimestamp", "")]
+                                        for i in items], out)
     return 0
 
 

@@ -79,3 +79,7 @@ class ComposeCLI:
 
     async def down(self, target: DockerComposeTarget, log: Log, volumes: bool = False) -> None:
         await self._run(project_args(target) + ["down", "--remove-orphans"] + (["-v"] if volumes else []), log)
+
+    async def remove(self, target: DockerComposeTarget, log: Log) -> None:
+        """Stop and remove one service's container (a disabled resource)."""
+        await self._run(project_args(target) + ["rm", "--stop", "--force", target.service], log)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import docker
 import docker.errors
 
-from tiltpy.engine.pod_monitor import RuntimeState
+from tiltpy.model.runtime import RuntimeState
 from tiltpy.model.manifest import DockerComposeTarget
 
 Log = Callable[[str], None]
@@ -124,9 +124,13 @@ class ComposeMonitor:
             self.log(partial)
 
     def _follow_events(self) -> None:
+        reconnected = False
         while not self._stopped:
             try:
                 self._events = self.client.events(decode=True, filters={**self._filters(), "type": ["container"]})
+                if reconnected:  # the engine was away (restarted?): look again at what runs now
+                    self._inspect()
+                reconnected = True
                 for event in self._events:
                     if self._stopped:
                         return

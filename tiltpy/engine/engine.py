@@ -1,52 +1,61 @@
 """The engine: one asyncio loop owns the state of every resource and decides
-what runs next. Builds run in worker threads (docker-py blocks); cluster I/O
-is async. Builders, deployers and updaters do the work; the engine only
-sequences it.
+what runs next. It sequences the work; connections.py connects, deployers.py
+deploys, image_builds.py builds, live_update.py syncs, reload.py diffs a new
+Tiltfile load, ci.py decides when `ci` is done, and the controllers run the
+Tiltfile's API objects (buttons, cmds, file watches, ...).
 
 Each resource has a loop task that sleeps until there is work: its first
 build (held until its resource_deps are ready, Tilt's rule), changed files,
 a trigger, a changed definition after a Tiltfile reload, or a new container
 that must catch up with live-updated files. At most `max_parallel_updates`
-updates run at once."""
+updates run at once.
+
+The error boundary: each piece of a resource's work runs inside `_guarded`.
+Whatever it raises — a failed build, an unreachable cluster, or a bug —
+marks that resource's update failed with a message a person can read (the
+traceback goes to its log at debug level); the loop lives on, so the next
+change or trigger retries, and every other resource keeps running. A
+background task's error is logged, never dropped."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
 import time
+import traceback
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
-from tiltpy.image.docker_builder import BuildFailure, BuiltImage, DockerBuilder, DockerUnavailable, connect
-from tiltpy.image.custom_builder import CustomBuilder
-from tiltpy.image.prune import prune_images
 from tiltpy.engine import live_update
-from tiltpy.engine.k8s_deploy import DeployTarget, apply_objects, delete_objects, objects_to_apply, \
-    resolve_deploy_target
+from tiltpy.engine.ci import wait_until_ready
+from tiltpy.engine.connections import Connections
+from tiltpy.engine.controllers import ControllerManager
+from tiltpy.engine.controllers.cmd import CmdController
+from tiltpy.engine.controllers.filewatch import FileWatchController
+from tiltpy.engine.controllers.kubernetes import KubernetesApplyController, KubernetesDiscoveryController
+from tiltpy.engine.deployers import DeployContext, deployer_for
+from tiltpy.engine.errors import EngineFailure, describe_failure, expected_failures
+from tiltpy.engine.image_builds import ImageBuilds
 from tiltpy.engine.logs import TILTFILE, LogSink
-from tiltpy.compose.cli import ComposeCLI, ComposeFailure, ComposeUnavailable, detect as detect_compose
-from tiltpy.compose.monitor import ComposeMonitor
-from tiltpy.engine.local_runner import CommandFailure, ServeProcess, run_capturing, run_cmd
-from tiltpy.engine.pod_monitor import PodMonitor
-from tiltpy.engine.scheduling import first_build_order
+from tiltpy.engine.reload import diff_resources, enabled_manifests
 from tiltpy.engine.resource import BuildRecord, ResourceState
-from tiltpy.engine.update_plan import UpdatePlan, plan_update
-from tiltpy.k8s.client import ClusterError, K8sClient
-from tiltpy.k8s.cluster import shares_local_docker
-from tiltpy.k8s.connection import ClusterConnectionError, load_connection
-from tiltpy.k8s.objects import TEMPLATE_HASH_LABEL, YamlError, object_id, parse_yaml_stream, pod_template
-from tiltpy.liveupdate.updaters import ContainerUpdater, DockerUpdater, ExecUpdater, RunFailure, UpdateFailure, \
-    updater_kind
+from tiltpy.engine.scheduling import first_build_order
+from tiltpy.engine.store import ObjectStore, now_micro
+from tiltpy.engine.update_plan import plan_update
+from tiltpy.image.prune import prune_images
+from tiltpy.liveupdate.updaters import UpdateFailure
+from tiltpy.model.live_update import UpdatePlan
 from tiltpy.model.manifest import TRIGGER_MODE_MANUAL, Manifest, TiltfileResult
 from tiltpy.watch.inotify import InotifyWatcher, WatchError
 from tiltpy.watch.project_watch import ProjectWatch
 
+__all__ = ["Engine", "EngineFailure", "EngineOptions"]
+
 # Quiet window before a batch of file changes is acted on. Tilt waits for
 # 200 ms; editors finish a save (write, rename, chmod) within a few ms, and
-# bench/liveupdate_latency.py shows 20 ms catches whole saves, so the rest of
-# Tilt's window is latency for nothing.
+# bench/live_loop.py shows 20 ms catches whole saves, so the rest of Tilt's
+# window is latency for nothing.
 WATCH_QUIET_MS = int(os.environ.get("TILTPY_WATCH_QUIET_MS", "20"))
-
 
 @dataclass
 class EngineOptions:
@@ -55,10 +64,6 @@ class EngineOptions:
     context_override: str = ""
     update_mode: str = "auto"  # auto | docker | exec
     watch: bool = True
-
-
-class EngineFailure(Exception):
-    """Ends `tiltpy ci` (or startup) with a non-zero exit: the message says which resource and why."""
 
 
 Reloader = Callable[[list[str]], Awaitable[TiltfileResult]]
@@ -75,76 +80,64 @@ class Engine:
         self.sink = sink
         self._reload = reload
         self.resources: dict[str, ResourceState] = {}
-        self.images: dict[str, BuiltImage] = {}
-        self._image_locks: dict[str, asyncio.Lock] = {}
-        self._changed = asyncio.Event()
+        self.conns = Connections(options.context_override, options.update_mode)
+        self.builds = ImageBuilds(self.conns)
+        self.store = ObjectStore()
+        self.controllers = ControllerManager(self.store, self.sink.log)
+        self._tiltfile_objects: set[tuple[str, str]] = set()
+        self._change_waiters: list[asyncio.Future[None]] = []
         self._semaphore = asyncio.Semaphore(result.max_parallel_updates)
-        self.k8s: K8sClient | None = None
-        self.builder: DockerBuilder | None = None
-        self.updater: ContainerUpdater | None = None
-        self.deploy_target: DeployTarget | None = None
-        self.compose: ComposeCLI | None = None
-        self._local_lock = asyncio.Lock()  # local resources run one at a time unless allow_parallel
+        self._deploy = DeployContext(self.conns, sink, options.host, result.tiltfile, self._on_runtime_change,
+                                     asyncio.Lock())
         self.listeners: list[Callable[[], None]] = []
         self._watch: ProjectWatch | None = None
         self._watcher: InotifyWatcher | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
         self._connected = False
-        self._prune_task: asyncio.Task[None] | None = None
+        self._connected_k8s = False
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- state ------------------------------------------------------------
     def changed(self) -> None:
-        self._changed.set()
+        waiters, self._change_waiters = self._change_waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
         for listener in self.listeners:
             listener()
+
+    def next_change(self) -> asyncio.Future[None]:
+        """Completes at the next change after this call. Each waiter has its
+        own future: no waiter can swallow a change meant for another."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._change_waiters.append(future)
+        return future
 
     def _log(self, resource: str) -> Callable[[str], None]:
         return self.sink.logger(resource)
 
-    # -- setup ------------------------------------------------------------
-    async def _connect(self) -> None:
-        manifests = [r.manifest for r in self.resources.values()]
-        needs_k8s = any(m.k8s for m in manifests)
-        needs_compose = any(m.compose for m in manifests)
-        needs_docker = any(m.image_targets for m in manifests) or needs_compose
-        log = self._log(TILTFILE)
-        if needs_docker and self.builder is None:
-            try:
-                client = await asyncio.to_thread(connect)
-                builder = await asyncio.to_thread(DockerBuilder.detect, client)
-            except DockerUnavailable as err:
-                raise EngineFailure(str(err)) from None
-            self.builder = builder
-            log(f"Docker Engine at {client.base_url}; images build with {builder.describe()}")
-        if needs_compose and self.compose is None:
-            try:
-                self.compose = ComposeCLI(await asyncio.to_thread(detect_compose))
-            except ComposeUnavailable as err:
-                raise EngineFailure(f"Docker Compose: {err}") from None
-            if self.updater is None and self.builder is not None:
-                self.updater = DockerUpdater(self.builder.client)
-            log(f"Docker Compose via `{' '.join(self.compose.command)}`")
-        if needs_k8s and self.k8s is None:
-            try:
-                conn = await asyncio.to_thread(load_connection, self.options.context_override)
-            except ClusterConnectionError as err:
-                raise EngineFailure(f"Kubernetes: {err}") from None
-            k8s = K8sClient(conn)
-            try:
-                version = await k8s.check()
-            except ClusterError as err:
-                await k8s.close()
-                raise EngineFailure(f"Kubernetes cluster unreachable: {err}") from None
-            self.k8s = k8s
-            self.deploy_target = await resolve_deploy_target(k8s, self.result, log)
-            kind = updater_kind(shares_local_docker(self.deploy_target.product), self.options.update_mode)
-            if kind == "docker" and self.builder is not None:
-                self.updater = DockerUpdater(self.builder.client)
-            else:
-                self.updater = ExecUpdater(conn)
-            log(f"Kubernetes context {conn.context} (server {version}); {self.deploy_target.describe()}; "
-                f"live updates via {'the Docker Engine' if kind == 'docker' else 'exec'}")
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str, resource: str = TILTFILE) -> asyncio.Task[Any]:
+        """A background task whose failure is reported in `resource`'s log, never dropped."""
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                self._log_exception(resource, f"{name} failed", t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    def _log_exception(self, resource: str, what: str, err: BaseException | None) -> None:
+        if err is None:
+            return
+        self.sink.log(resource, f"ERROR: {what}: {describe_failure(err)}")
+        if not isinstance(err, expected_failures()):
+            for line in traceback.format_exception(err)[-15:]:
+                for part in line.rstrip("\n").splitlines():
+                    self.sink.log(resource, f"DEBUG: {part}")
 
     # -- running ----------------------------------------------------------
     async def run(self) -> None:
@@ -155,25 +148,43 @@ class Engine:
                 self.sink.log(TILTFILE, f"WARNING: {warning}")
             self._install(self.result.manifests)
             self.sink.set_secrets(self.result.secret_replacements)
-            if await self._connect_or_report():
+            self._sync_api_objects(self.result)
+            connected = await self._connect_or_report()
+            self._start_controllers()
+            if connected:
                 self._start_all()
             if self.options.watch:
                 self._restart_watcher()
             if self.options.mode == "up" and self.result.docker_prune.enabled:
-                self._prune_task = asyncio.create_task(self._prune_periodically())
+                self._spawn(self._prune_periodically(), "docker prune")
             if self.options.mode == "ci":
-                await self._wait_ci()
+                await wait_until_ready(self)
             else:
                 await asyncio.Event().wait()
         finally:
             await self.shutdown()
 
+    def _start_controllers(self) -> None:
+        def watcher(on_batch: Callable[[set[str]], None], is_ignored_dir: Callable[[str], bool]) -> InotifyWatcher:
+            return InotifyWatcher(on_batch, is_ignored_dir=is_ignored_dir, quiet_ms=WATCH_QUIET_MS)
+
+        self.controllers.add(CmdController(self.store, self.sink.log))
+        self.controllers.add(FileWatchController(self.store, self.sink.log, watcher))
+        self.controllers.add(KubernetesApplyController(self.store, self.sink.log, self.conns.need_k8s))
+        self.controllers.add(KubernetesDiscoveryController(self.store, self.sink.log, self.conns.need_k8s,
+                                                          host=_bind_host(self.options.host)))
+
+    def _sync_api_objects(self, result: TiltfileResult) -> None:
+        self._tiltfile_objects = self.store.sync(list(result.api_objects), self._tiltfile_objects)
+
     async def _connect_or_report(self) -> bool:
         """Connect to Docker / the cluster / Compose as needed. `ci` fails at
         once; `up` shows the problem on every resource and keeps running, so a
         fix (or a Tiltfile edit) can retry."""
+        objects_need_k8s = bool(self.store.list("KubernetesApply") or self.store.list("KubernetesDiscovery"))
         try:
-            await self._connect()
+            await self.conns.ensure([r.manifest for r in self.resources.values()], self.result, self._log(TILTFILE),
+                                    objects_need_k8s=objects_need_k8s)
         except EngineFailure as err:
             if self.options.mode == "ci":
                 raise
@@ -183,6 +194,9 @@ class Engine:
                 res.update_status, res.update_error = "error", str(err)
             self.changed()
             return False
+        if self._connected_k8s != (self.conns.k8s is not None):
+            self._connected_k8s = self.conns.k8s is not None
+            self.controllers.requeue({"KubernetesApply", "KubernetesDiscovery"})  # they waited for the cluster
         self._connected = True
         return True
 
@@ -193,7 +207,7 @@ class Engine:
                 self._start_loop(res)
 
     def _install(self, manifests: list[Manifest]) -> None:
-        for manifest in _enabled(manifests, self.result.enabled_resources):
+        for manifest in enabled_manifests(manifests, self.result.enabled_resources):
             self.resources[manifest.name] = ResourceState(manifest)
         self.sink.set_resources(list(self.resources))
 
@@ -206,32 +220,57 @@ class Engine:
         settings = self.result.docker_prune
         await asyncio.sleep(120)
         while True:
-            if self.builder is not None:
+            if self.conns.builder is not None:
                 try:
-                    await asyncio.to_thread(prune_images, self.builder.client, settings, self._log(TILTFILE))
+                    await asyncio.to_thread(prune_images, self.conns.builder.client, settings, self._log(TILTFILE))
                 except Exception as err:  # pruning must never disturb the loop
                     self.sink.log(TILTFILE, f"WARNING: Docker prune failed: {err}")
             await asyncio.sleep(max(settings.interval_hrs, 1) * 3600)
 
     async def shutdown(self) -> None:
-        if self._prune_task:
-            self._prune_task.cancel()
+        for task in list(self._background):
+            task.cancel()
         if self._watcher:
             self._watcher.close()
         if self._reload_task:
             self._reload_task.cancel()
         for res in list(self.resources.values()):
             await self._stop_resource(res)
-        if self.k8s:
-            await self.k8s.close()
+        await self.controllers.close()
+        await self.conns.close()
 
     async def _stop_resource(self, res: ResourceState) -> None:
         if res.task:
             res.task.cancel()
             with contextlib.suppress(BaseException):
                 await res.task
-        if res.monitor:
-            await res.monitor.stop()
+        monitor, res.monitor = res.monitor, None
+        if monitor is not None:
+            with contextlib.suppress(Exception):
+                await monitor.stop()
+
+    # -- the error boundary ---------------------------------------------------
+    async def _guarded(self, res: ResourceState, record: BuildRecord | None, what: str,
+                       work: Callable[[], Awaitable[None]]) -> bool:
+        """Run one piece of `res`'s work; any failure becomes the resource's
+        error (and the record's). Returns True when it succeeded."""
+        try:
+            await work()
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            message = describe_failure(err)
+            res.update_status, res.update_error = "error", message
+            if record is not None:
+                record.error = message
+            self._log_exception(res.name, what, err) if not isinstance(err, expected_failures()) \
+                else self.sink.log(res.name, f"ERROR: {message}")
+            return False
+        finally:
+            if record is not None and not record.finished:
+                record.finished = time.time()
+            self.changed()
 
     # -- the per-resource loop ----------------------------------------------
     async def _resource_loop(self, res: ResourceState) -> None:
@@ -245,61 +284,68 @@ class Engine:
         while True:
             await res.wake.wait()
             res.wake.clear()
-            manual = res.effective_trigger_mode() == TRIGGER_MODE_MANUAL
-            if res.containers_changed:
-                res.containers_changed = False
-                await self._catch_up(res)
-            if not res.first_update_done:
-                if not res.trigger_requested:
-                    continue
-                res.trigger_requested = False
-                res.pending_files.clear()
-                await self._wait_for_deps(res)
-                async with self._semaphore:
-                    await self._full_update(res, reason="triggered")
-                continue
-            if res.definition_changed:
-                res.definition_changed = False
-                res.pending_files.clear()
-                async with self._semaphore:
-                    await self._full_update(res, reason="its Tiltfile definition changed")
-                continue
-            if res.pending_files and manual and not res.trigger_requested:
-                reason = f"{len(res.pending_files)} changed file(s); waiting for a manual trigger"
-                if res.waiting_reason != reason:
-                    res.waiting_reason = reason
-                    self.changed()
-                continue
-            if res.trigger_requested and not res.pending_files:
-                res.trigger_requested = False
-                async with self._semaphore:
-                    await self._full_update(res, reason="triggered", force=not manual)
-                continue
-            res.trigger_requested = False
-            if not res.pending_files:
-                continue
-            files, res.pending_files = res.pending_files, set()
-            res.waiting_reason = ""
-            deleted = {p for p in files if not os.path.lexists(p)}
-            transient = _never_deployed(res, deleted)
-            files, deleted = files - transient, deleted - transient
-            if not files:
-                continue
-            if res.manifest.local is not None:
-                async with self._semaphore:
-                    await self._full_update(res, reason=f"{len(files)} dependency file(s) changed")
-                continue
-            plan = plan_update(res.manifest, files, self._target_files(), deleted)
-            if plan.is_rebuild:
-                async with self._semaphore:
-                    await self._full_update(res, reason=plan.rebuild_reason)
-            elif plan.live_updates:
-                async with self._semaphore:
-                    await self._live_update(res, plan)
+            try:
+                await self._next_work(res)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # a bug in the scheduling itself: report it, keep the loop
+                res.update_status, res.update_error = "error", describe_failure(err)
+                self._log_exception(res.name, "scheduling", err)
+                self.changed()
 
-    def _target_files(self) -> dict:
+    async def _next_work(self, res: ResourceState) -> None:
+        manual = res.effective_trigger_mode() == TRIGGER_MODE_MANUAL
+        if res.containers_changed:
+            res.containers_changed = False
+            await self._catch_up(res)
+        if not res.first_update_done:
+            if not res.trigger_requested:
+                return
+            res.trigger_requested = False
+            res.pending_files.clear()
+            await self._wait_for_deps(res)
+            async with self._semaphore:
+                await self._full_update(res, reason="triggered")
+            return
+        if res.definition_changed:
+            res.definition_changed = False
+            res.pending_files.clear()
+            async with self._semaphore:
+                await self._full_update(res, reason="its Tiltfile definition changed")
+            return
+        if res.pending_files and manual and not res.trigger_requested:
+            reason = f"{len(res.pending_files)} changed file(s); waiting for a manual trigger"
+            if res.waiting_reason != reason:
+                res.waiting_reason = reason
+                self.changed()
+            return
+        if res.trigger_requested and not res.pending_files:
+            res.trigger_requested = False
+            async with self._semaphore:
+                await self._full_update(res, reason="triggered", force=not manual)
+            return
+        res.trigger_requested = False
+        if not res.pending_files:
+            return
+        files, res.pending_files = res.pending_files, set()
+        res.waiting_reason = ""
+        deleted = {p for p in files if not os.path.lexists(p)}
+        transient = _never_deployed(res, deleted)
+        files, deleted = files - transient, deleted - transient
+        if not files:
+            return
+        if res.manifest.local is not None:
+            async with self._semaphore:
+                await self._full_update(res, reason=f"{len(files)} dependency file(s) changed")
+            return
         assert self._watch is not None
-        return self._watch.target_files
+        plan = plan_update(res.manifest, files, self._watch.target_files, deleted)
+        if plan.is_rebuild:
+            async with self._semaphore:
+                await self._full_update(res, reason=plan.rebuild_reason)
+        elif plan.live_updates:
+            async with self._semaphore:
+                await self._live_update(res, plan)
 
     async def _wait_for_deps(self, res: ResourceState) -> None:
         while True:
@@ -313,8 +359,7 @@ class Engine:
                 self.changed()
             if not waiting:
                 return
-            self._changed.clear()
-            await self._changed.wait()
+            await self.next_change()
 
     # -- full update: build what changed, deploy --------------------------
     async def _full_update(self, res: ResourceState, *, reason: str, force: bool = False) -> None:
@@ -328,157 +373,26 @@ class Engine:
             log(f"Updating: {reason}")
         deploys = 1 if (manifest.k8s or manifest.compose) else 0
         steps = len(manifest.image_targets) + deploys
-        try:
+
+        async def work() -> None:
             for i, target in enumerate(manifest.image_targets, start=1):
                 kind = "Custom Build" if target.custom_build is not None else "Building Dockerfile"
                 log(f"STEP {i}/{steps} — {kind}: [{target.ref}]")
-                res.images[target.ref] = await self._build_image(res, target.ref, log, force)
+                res.images[target.ref] = await self.builds.build(res, target.ref, log, force)
             if manifest.k8s:
                 log(f"STEP {steps}/{steps} — Deploying")
-                await self._deploy(res, log)
-            if manifest.compose:
+            elif manifest.compose:
                 log(f"STEP {steps}/{steps} — Deploying with Docker Compose")
-                await self._deploy_compose(res, log)
-            if manifest.local:
-                await self._run_local(res, log)
+            await deployer_for(manifest, self._deploy).deploy(res, log)
             res.update_status = "ok"
             log(f"Update done in {time.time() - record.started:.2f}s")
-        except (BuildFailure, ClusterError, EngineFailure, ComposeFailure, CommandFailure) as err:
-            res.update_status, res.update_error = "error", str(err)
-            record.error = str(err)
-            log(f"ERROR: {err}")
+
+        try:
+            await self._guarded(res, record, "update", work)
         finally:
-            record.finished = time.time()
             res.first_update_done = True
             self._check_ready(res)
             self.changed()
-
-    async def _build_image(self, res: ResourceState, ref: str, log: Callable[[str], None],
-                           force: bool) -> BuiltImage:
-        if self.builder is None:
-            raise EngineFailure("no Docker Engine connection")
-        manifest = res.manifest
-        target = manifest.image_target(ref)
-        async with self._image_locks.setdefault(ref, asyncio.Lock()):
-            deps = {dep: self.images[dep] for dep in target.image_deps}
-            if target.custom_build is not None:
-                registry = self.deploy_target.registry if self.deploy_target else ""
-                from_cluster = self.deploy_target.registry_from_cluster if self.deploy_target else ""
-                custom = CustomBuilder(self.builder.client, registry, from_cluster)
-                built = await asyncio.to_thread(custom.build, target, deps, log, force)
-                if target.custom_build.disable_push or target.custom_build.skips_local_docker:
-                    self.images[ref] = built
-                    return built
-            else:
-                built = await asyncio.to_thread(self.builder.build, target, deps, log, force)
-            deployed_directly = manifest.k8s is not None and ref in manifest.k8s.image_refs
-            if self.deploy_target and self.deploy_target.registry and deployed_directly:
-                built = await asyncio.to_thread(self.builder.push, built, self.deploy_target.registry,
-                                                self.deploy_target.registry_from_cluster, log)
-            previous = res.images.get(ref)
-            if previous is None or previous.image_id != built.image_id:
-                # Containers of the new image hold every file: nothing to catch up on.
-                synced = res.synced.get(ref)
-                if synced:
-                    synced.clear()
-            self.images[ref] = built
-            return built
-
-    async def _deploy(self, res: ResourceState, log: Callable[[str], None]) -> None:
-        assert self.k8s is not None and res.manifest.k8s is not None
-        if res.manifest.k8s.custom_deploy is not None:
-            await self._custom_deploy(res, log)
-            return
-        objects = objects_to_apply(res.manifest, res.images)
-        await apply_objects(self.k8s, objects, log)
-        hashes: set[str] = set()
-        namespaces: list[str] = []
-        for obj in objects:
-            template = pod_template(obj)
-            if template is not None and template is not obj:
-                hashes.add(((template.get("metadata") or {}).get("labels") or {}).get(TEMPLATE_HASH_LABEL, ""))
-            if template is not None:
-                ns = object_id(obj).namespace or self.k8s.namespace
-                if ns not in namespaces:
-                    namespaces.append(ns)
-        if not res.manifest.k8s.has_pods():
-            return
-        if res.monitor is None or res.monitor.manifest != res.manifest:
-            if res.monitor is not None:
-                await res.monitor.stop()
-            res.monitor = PodMonitor(self.k8s, res.manifest, namespaces,
-                                     log=self.sink.logger(res.name, "runtime"),
-                                     on_change=lambda: self._on_runtime_change(res), host=self.options.host)
-            res.monitor.expect(hashes)
-            await res.monitor.start()
-        else:
-            res.monitor.expect(hashes)
-
-    async def _custom_deploy(self, res: ResourceState, log: Callable[[str], None]) -> None:
-        """k8s_custom_deploy: the user's apply_cmd deploys and prints the YAML
-        it applied; we follow the pods of the workloads it names."""
-        assert self.k8s is not None and res.manifest.k8s is not None
-        spec = res.manifest.k8s.custom_deploy
-        assert spec is not None
-        env = dict(spec.apply_env)
-        for i, ref in enumerate(spec.image_deps):
-            built = res.images.get(ref) or self.images.get(ref)
-            if built is not None:
-                env[f"TILT_IMAGE_MAP_{i}"] = ref
-                env[f"TILT_IMAGE_{i}"] = built.cluster_ref
-        output = await run_capturing(spec.apply_cmd, spec.apply_dir, env, log)
-        try:
-            objects = parse_yaml_stream(output)
-        except YamlError as err:
-            raise CommandFailure(f"apply_cmd must print the YAML it applied: {err}") from None
-        selector, namespaces = "", []
-        for obj in objects:
-            labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-            if pod_template(obj) is not None and labels:
-                selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-                namespaces.append(object_id(obj).namespace or self.k8s.namespace)
-                break
-        log(f"  apply_cmd reported {len(objects)} object(s)")
-        if not selector:
-            return
-        if res.monitor is None:
-            manifest = res.manifest
-            res.monitor = PodMonitor(self.k8s, manifest, namespaces, log=self.sink.logger(res.name, "runtime"),
-                                     on_change=lambda: self._on_runtime_change(res), host=self.options.host,
-                                     selector=selector)
-            await res.monitor.start()
-
-    async def _deploy_compose(self, res: ResourceState, log: Callable[[str], None]) -> None:
-        target = res.manifest.compose
-        assert target is not None and self.compose is not None and self.builder is not None
-        for ref in target.image_refs:
-            # Compose runs the image under the name the service asks for (Tilt's tagWithExpected).
-            name, _, tag = target.image.rpartition(":") if ":" in target.image.split("/")[-1] else (target.image, "", "")
-            await asyncio.to_thread(self.builder.client.tag, res.images[ref].image_id, name, tag or "latest")
-        if target.has_build:
-            await self.compose.build(target, log)
-        await self.compose.up(target, log)
-        if res.monitor is None:
-            res.monitor = ComposeMonitor(self.builder.client, target, log=self.sink.logger(res.name, "runtime"),
-                                         on_change=lambda: self._on_runtime_change(res))
-            await res.monitor.start()
-        else:
-            await res.monitor.refresh()
-
-    async def _run_local(self, res: ResourceState, log: Callable[[str], None]) -> None:
-        target = res.manifest.local
-        assert target is not None
-        if target.cmd:
-            if target.allow_parallel:
-                await run_cmd(target, log)
-            else:
-                async with self._local_lock:
-                    await run_cmd(target, log)
-        if target.serve_cmd:
-            if res.monitor is None:
-                res.monitor = ServeProcess(res.name, target, self.result.tiltfile, self.sink.logger(res.name, "runtime"),
-                                           on_change=lambda: self._on_runtime_change(res))
-            await res.monitor.start()
 
     # -- live update --------------------------------------------------------
     async def _live_update(self, res: ResourceState, plan: UpdatePlan) -> None:
@@ -488,41 +402,39 @@ class Engine:
         res.update_status, res.update_error = "in_progress", ""
         self.changed()
         fall_back = ""
-        try:
-            assert self.updater is not None
-            for lu in plan.live_updates:
-                if lu.restart and hasattr(res.monitor, "expect_restart"):
-                    res.monitor.expect_restart()
-                await live_update.apply_live_update(res, lu, self.updater, log)
+
+        async def work() -> None:
+            nonlocal fall_back
+            updater = self.conns.updater_for(res.manifest)
+            try:
+                for lu in plan.live_updates:
+                    if lu.restart and hasattr(res.monitor, "expect_restart"):
+                        res.monitor.expect_restart()
+                    await live_update.apply_live_update(res, lu, updater, log)
+            except UpdateFailure as err:  # the files didn't get there (a failing run() is a RunFailure)
+                fall_back = str(err)
+                return
             res.update_status = "ok"
             log(f"Live update done in {(time.time() - record.started) * 1000:.0f}ms")
-        except RunFailure as err:
-            res.update_status, res.update_error = "error", str(err)
-            record.error = str(err)
-            log(f"ERROR: {err}")
-        except UpdateFailure as err:
-            fall_back = str(err)
-        finally:
-            record.finished = time.time()
-            self.changed()
+
+        await self._guarded(res, record, "live update", work)
         if fall_back:
             log(f"Live update failed ({fall_back}); falling back to a full build")
             await self._full_update(res, reason="live update failed", force=False)
 
     async def _catch_up(self, res: ResourceState) -> None:
-        if self.updater is None:
+        if self.conns.updater is None and res.manifest.compose is None:
             return
         log = self._log(res.name)
         for container, plan in live_update.catch_up_plans(res):
             log(f"Container {container.container} of pod {container.pod} started after live updates; "
                 f"syncing {len(plan.copies) + len(plan.deletes)} changed file(s) into it")
-            try:
-                await self.updater.update(container, plan, log)
+
+            async def work() -> None:
+                await self.conns.updater_for(res.manifest).update(container, plan, log)
                 res.synced[plan.target].containers.add(container.container_id)
-            except (RunFailure, UpdateFailure) as err:
-                log(f"ERROR: catching up {container.pod}: {err}")
-                res.update_status, res.update_error = "error", str(err)
-                self.changed()
+
+            await self._guarded(res, None, f"catching up {container.pod}", work)
 
     def _on_runtime_change(self, res: ResourceState) -> None:
         self._check_ready(res)
@@ -553,7 +465,7 @@ class Engine:
         self.changed()
 
     async def set_enabled(self, name: str, enabled: bool) -> None:
-        """Disabling stops the resource and deletes what it deployed; enabling
+        """Disabling stops the resource and removes what it deployed; enabling
         starts it again from its first build."""
         res = self._resource(name)
         if res.enabled == enabled:
@@ -561,19 +473,30 @@ class Engine:
         res.enabled = enabled
         if not enabled:
             await self._stop_resource(res)
-            res.monitor = None
             res.update_status, res.waiting_reason = "none", ""
             res.first_update_done = res.ready_once = False
-            if res.manifest.k8s and self.k8s:
-                self.sink.log(name, "Disabled; deleting its objects")
-                try:
-                    await delete_objects(self.k8s, list(res.manifest.k8s.objects), self.sink.logger(name))
-                except ClusterError as err:
-                    self.sink.log(name, f"ERROR: {err}")
+            self.sink.log(name, "Disabled; removing what it deployed")
+            await self._guarded(res, None, "disable", lambda: self._undeploy(res))
+            res.update_status = "none" if res.update_status != "error" else res.update_status
         else:
             res.update_status = "pending"
             res.wake = asyncio.Event()
             self._start_loop(res)
+        self.changed()
+
+    async def _undeploy(self, res: ResourceState) -> None:
+        await deployer_for(res.manifest, self._deploy).undeploy(res, self._log(res.name))
+
+    async def click_button(self, name: str, inputs: list[dict[str, Any]]) -> None:
+        """A click on a UIButton: recorded in its status, which is what Cmds
+        started or restarted by the button react to."""
+        button = self.store.get("UIButton", name)
+        if button is None:
+            raise KeyError(f"no UIButton named {name!r}")
+        if (button.get("spec") or {}).get("disabled"):
+            raise KeyError(f"UIButton {name!r} is disabled")
+        self.store.update_status("UIButton", name, {**button["status"], "lastClickedAt": now_micro(),
+                                                    "inputs": list(inputs)})
         self.changed()
 
     async def set_tiltfile_args(self, args: list[str]) -> None:
@@ -638,7 +561,7 @@ class Engine:
         if self._reload_task and not self._reload_task.done():
             self._reload_again = True
             return
-        self._reload_task = asyncio.create_task(self._reload_now())
+        self._reload_task = self._spawn(self._reload_now(), "Tiltfile reload")
 
     async def _reload_now(self) -> None:
         assert self._reload is not None
@@ -659,76 +582,34 @@ class Engine:
 
     async def apply_result(self, result: TiltfileResult) -> None:
         """Take a new Tiltfile result: update only resources whose definition changed."""
-        old = self.resources
         self.result = result
         self.sink.set_secrets(result.secret_replacements)
-        new_manifests = _enabled(result.manifests, result.enabled_resources)
-        new_names = {m.name for m in new_manifests}
-        for name in [n for n in old if n not in new_names]:
-            res = old.pop(name)
+        self._sync_api_objects(result)
+        if self._connected and self.conns.k8s is None and self.store.list("KubernetesApply"):
+            await self._connect_or_report()
+        new_manifests = enabled_manifests(result.manifests, result.enabled_resources)
+        diff = diff_resources({name: r.manifest for name, r in self.resources.items()}, new_manifests)
+        resources = dict(self.resources)
+        for name in diff.removed:
+            res = resources.pop(name)
             await self._stop_resource(res)
-            if res.manifest.k8s and self.k8s:
+            if res.manifest.k8s:
                 self.sink.log(name, "Removed from the Tiltfile; deleting its objects")
-                with contextlib.suppress(ClusterError):
-                    await delete_objects(self.k8s, list(res.manifest.k8s.objects), self.sink.logger(name))
-        for manifest in new_manifests:
-            res = old.get(manifest.name)
-            if res is None:
-                res = ResourceState(manifest)
-                old[manifest.name] = res
-                if self._connected and await self._connect_or_report():
-                    self._start_loop(res)
-            elif res.manifest != manifest:
-                res.manifest = manifest
-                res.definition_changed = True
-                res.wake.set()
-        self.resources = {m.name: old[m.name] for m in new_manifests}
+                await self._guarded(res, None, "removal", lambda res=res: self._undeploy(res))
+        for manifest in diff.added:
+            res = resources[manifest.name] = ResourceState(manifest)
+            if self._connected and await self._connect_or_report():
+                self._start_loop(res)
+        for manifest in diff.changed:
+            res = resources[manifest.name]
+            res.manifest = manifest
+            res.definition_changed = True
+            res.wake.set()
+        self.resources = {name: resources[name] for name in diff.order}
         self.sink.set_resources(list(self.resources))
         if not self._connected and await self._connect_or_report():
             self._start_all()
         self.changed()
-
-    # -- ci -----------------------------------------------------------------
-    async def _wait_ci(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.result.ci_timeout_secs
-        readiness_timeout = self.result.readiness_timeout_secs
-        failing_since: dict[str, float] = {}
-        while True:
-            active = [r for r in self.resources.values() if r.manifest.auto_init]
-            for res in active:
-                if res.update_status == "error":
-                    raise EngineFailure(f'resource "{res.name}": {res.update_error}')
-                if res.update_status == "ok" and res.runtime_status == "error":
-                    # ci_settings(k8s_grace_period=): a failing pod may still recover.
-                    first_seen = failing_since.setdefault(res.name, loop.time())
-                    if loop.time() - first_seen < self.result.k8s_grace_period_secs:
-                        continue
-                    # Let the crashed container's log stream deliver its last words first.
-                    await asyncio.sleep(1.5)
-                    raise EngineFailure(f'resource "{res.name}": {res.monitor.state.error if res.monitor else ""}')
-                failing_since.pop(res.name, None)
-            if all(r.is_ready() for r in active):
-                return
-            now, wall = loop.time(), time.time()
-            if now > deadline:
-                raise EngineFailure(f"timeout after {self.result.ci_timeout_secs:.0f}s waiting for: "
-                                    + ", ".join(r.name for r in active if not r.is_ready()))
-            # Tilt's readiness timeout: counted from each resource's last deploy.
-            unready = [(r, r.builds[-1].finished) for r in active
-                       if r.update_status == "ok" and not r.is_ready() and r.builds and r.builds[-1].finished]
-            late = [r.name for r, finished in unready if wall - finished > readiness_timeout]
-            if late:
-                raise EngineFailure(f"readiness timeout ({readiness_timeout:.0f}s): never became ready: "
-                                    + ", ".join(late))
-            wake_at = deadline - now
-            for since in failing_since.values():
-                wake_at = min(wake_at, since + self.result.k8s_grace_period_secs - now)
-            for _, finished in unready:
-                wake_at = min(wake_at, finished + readiness_timeout - wall)
-            self._changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=max(wake_at, 0) + 0.05)
 
 
 def _never_deployed(res: ResourceState, deleted: set[str]) -> set[str]:
@@ -744,10 +625,6 @@ def _never_deployed(res: ResourceState, deleted: set[str]) -> set[str]:
     return {p for p in deleted if p not in known and not any(k.startswith(p + "/") for k in known)}
 
 
-def _enabled(manifests: list[Manifest], selected: list[str] | None) -> list[Manifest]:
-    """What the Tiltfile selected (command-line resource names are Tiltfile
-    args; config.parse, set_enabled_resources), deps already included; None: all."""
-    if selected is None:
-        return list(manifests)
-    wanted = set(selected)
-    return [m for m in manifests if m.name in wanted]
+def _bind_host(host: str) -> str:
+    return "127.0.0.1" if host in ("", "localhost") else host
+

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import yaml
 
-from tiltpy.image.docker_builder import BuiltImage
+from tiltpy.model.images import BuiltImage
 from tiltpy.image.dockerfile import ref_matches
 from tiltpy.k8s.client import ClusterError, Forbidden, K8sClient, NotFound
 from tiltpy.k8s.cluster import product_of, shares_local_docker

@@ -8,7 +8,7 @@ import os
 from typing import Callable
 
 from tiltpy.engine.resource import ResourceState, SyncedChanges
-from tiltpy.engine.update_plan import FileCopy, LiveUpdatePlan
+from tiltpy.model.live_update import FileCopy, LiveUpdatePlan
 from tiltpy.liveupdate.updaters import ContainerRef, ContainerUpdater
 from tiltpy.model.manifest import Run
 

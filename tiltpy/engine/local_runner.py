@@ -13,7 +13,7 @@ import signal
 from typing import Callable
 
 from tiltpy.engine import serve_records
-from tiltpy.engine.pod_monitor import RuntimeState
+from tiltpy.model.runtime import RuntimeState
 from tiltpy.model.manifest import ExecAction, HTTPGetAction, LocalTarget, Probe, TCPSocketAction
 
 Log = Callable[[str], None]
@@ -39,10 +39,13 @@ async def _pump(stream: asyncio.StreamReader | None, log: Log) -> None:
 async def run_cmd(target: LocalTarget, log: Log) -> None:
     shown = target.cmd[2] if list(target.cmd[:2]) == ["sh", "-c"] else " ".join(target.cmd)
     log(f"Running cmd: {shown}")
-    proc = await asyncio.create_subprocess_exec(
-        *target.cmd, cwd=target.workdir or None, env={**os.environ, **dict(target.env)},
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True, limit=1 << 20)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *target.cmd, cwd=target.workdir or None, env={**os.environ, **dict(target.env)},
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True, limit=1 << 20)
+    except OSError as err:
+        raise CommandFailure(f"cannot run {target.cmd[0]!r}: {err.strerror or err}") from None
     try:
         await _pump(proc.stdout, log)
         code = await proc.wait()
@@ -57,9 +60,12 @@ async def run_capturing(argv: tuple[str, ...], workdir: str, env: dict[str, str]
     """Run a command, log its stderr, return its stdout (k8s_custom_deploy's apply_cmd)."""
     shown = argv[2] if list(argv[:2]) == ["sh", "-c"] else " ".join(argv)
     log(f"Running: {shown}")
-    proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=workdir or None, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=1 << 20)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=workdir or None, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=1 << 20)
+    except OSError as err:
+        raise CommandFailure(f"cannot run {argv[0]!r}: {err.strerror or err}") from None
     stderr_task = asyncio.create_task(_pump(proc.stderr, log))
     assert proc.stdout is not None
     stdout = (await proc.stdout.read()).decode(errors="replace")
@@ -126,10 +132,16 @@ class ServeProcess:
         target = self.target
         shown = target.serve_cmd[2] if list(target.serve_cmd[:2]) == ["sh", "-c"] else " ".join(target.serve_cmd)
         self.log(f"Starting serve_cmd: {shown}")
-        self._proc = await asyncio.create_subprocess_exec(
-            *target.serve_cmd, cwd=target.serve_workdir or None, env={**os.environ, **dict(target.serve_env)},
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True, limit=1 << 20)
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *target.serve_cmd, cwd=target.serve_workdir or None, env={**os.environ, **dict(target.serve_env)},
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True, limit=1 << 20)
+        except OSError as err:
+            reason = f"cannot run serve_cmd {target.serve_cmd[0]!r}: {err.strerror or err}"
+            self.log(f"ERROR: {reason}")
+            self._set("error", reason)
+            return
         try:
             self._record = serve_records.record(self._tiltfile, self.name, self._proc.pid)
         except OSError as err:

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
 TILTFILE = "(Tiltfile)"
 
@@ -191,11 +191,27 @@ class LogSink:
         # Longest first, so a value containing another is replaced whole.
         self._secrets = sorted(replacements.items(), key=lambda kv: -len(kv[0]))
 
-    def log(self, resource: str, text: str, source: str = "build") -> None:
-        text = text.rstrip("\r\n")
+    def scrub(self, text: str) -> str:
+        """`text` with every secret value replaced (secret_settings)."""
         for value, replacement in self._secrets:
             if value in text:
                 text = text.replace(value, replacement)
+        return text
+
+    def scrub_all(self, data: Any) -> Any:
+        """A JSON-like value with every string scrubbed (the view, API objects)."""
+        if not self._secrets:
+            return data
+        if isinstance(data, str):
+            return self.scrub(data)
+        if isinstance(data, dict):
+            return {k: self.scrub_all(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.scrub_all(v) for v in data]
+        return data
+
+    def log(self, resource: str, text: str, source: str = "build") -> None:
+        text = self.scrub(text.rstrip("\r\n"))
         if len(text) > self._max_line:
             text = text[: self._max_line] + f" … [line cut: {len(text) - self._max_line} more characters]"
         with self._lock:

@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tiltpy.k8s.client import ClusterError, Forbidden, K8sClient
+from tiltpy.k8s.log_cursor import LogCursor
 from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, iter_containers, resource_label
 from tiltpy.k8s.portforward import PortForward as PortForwarder
 from tiltpy.model.manifest import Manifest
+from tiltpy.model.runtime import RuntimeState
 
 _WATCH_RETRY_MIN, _WATCH_RETRY_MAX = 2.0, 30.0
 # Waiting reasons that mean the container will not start without a change.
 _FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError",
                   "InvalidImageName", "CreateContainerError", "RunContainerError", "ErrImageNeverPull"}
-
-
-@dataclass
-class RuntimeState:
-    status: str = "pending"  # pending | ok | error
-    error: str = ""
-    pod: str = ""  # the newest current pod
-    pod_phase: str = ""
-    restarts: int = 0
-    containers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _pod_ready(pod: dict[str, Any]) -> bool:
@@ -219,19 +210,55 @@ class PodMonitor:
             key = (meta["namespace"], meta["name"], container_id)
             if key not in self._log_tasks:
                 self._log_tasks[key] = asyncio.create_task(
-                    self._stream(meta["namespace"], meta["name"], cs["name"], cs.get("restartCount", 0)))
+                    self._stream(meta["namespace"], meta["name"], cs["name"], cs.get("restartCount", 0),
+                                 container_id))
 
-    async def _stream(self, namespace: str, pod: str, container: str, restarts: int) -> None:
+    async def _stream(self, namespace: str, pod: str, container: str, restarts: int,
+                      container_id: str) -> None:
+        """Follow one container instance's log. A stream that breaks while the
+        container still runs (API server restart) is resumed where it broke."""
         prefix = "" if len(self._containers_of(namespace, pod)) <= 1 else f"[{container}] "
         if restarts:
             self.log(f"Container {container} of pod {pod} restarted ({restarts} restarts)")
-        try:
-            async for line in self.client.stream_logs(namespace, pod, container):
-                self.log(prefix + line)
-        except Forbidden as err:
-            self.log(f"WARNING: cannot stream the logs of pod {pod}: {err}")
-        except ClusterError:
-            pass  # the pod went away; its replacement gets its own stream
+        cursor = LogCursor()
+        delay = 0.5
+        said = ""
+        while True:
+            try:
+                async for line in self.client.stream_logs(namespace, pod, container, since_time=cursor.since_time(),
+                                                          timestamps=True):
+                    text = cursor.accept(line)
+                    if text is None:
+                        continue
+                    if text is line:  # no timestamp: the kubelet's own message ("unable to retrieve ...")
+                        if text != said:
+                            self.log(prefix + text)
+                            said = text
+                        continue
+                    self.log(prefix + text)
+                    delay, said = 0.5, ""
+            except Forbidden as err:
+                self.log(f"WARNING: cannot stream the logs of pod {pod}: {err}")
+                return
+            except ClusterError:
+                pass
+            if not self._still_running(namespace, pod, container_id):
+                return  # it ended (its replacement gets its own stream)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            if not self._still_running(namespace, pod, container_id):
+                return
+            cursor.reconnecting()
+
+    def _still_running(self, namespace: str, pod: str, container_id: str) -> bool:
+        """Does the watch still see this container instance running?"""
+        obj = self._pods.get(f"{namespace}/{pod}")
+        if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+            return False
+        statuses = ((obj.get("status") or {}).get("initContainerStatuses") or []) + \
+            ((obj.get("status") or {}).get("containerStatuses") or [])
+        return any(cs.get("containerID") == container_id and "running" in (cs.get("state") or {})
+                   for cs in statuses)
 
     def _containers_of(self, namespace: str, pod: str) -> list[str]:
         spec = (self._pods.get(f"{namespace}/{pod}") or {}).get("spec") or {}

@@ -5,7 +5,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiltpy.image.docker_builder import BuiltImage
+from tiltpy.model.images import BuiltImage
 from tiltpy.engine.pod_monitor import PodMonitor  # or ComposeMonitor / ServeProcess: same shape
 from tiltpy.model.manifest import Manifest
 

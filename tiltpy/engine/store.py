@@ -21,6 +21,21 @@ API_VERSION = "tilt.dev/v1alpha1"
 Listener = Callable[[str, str, str], None]
 
 
+# The kinds `tiltpy get KIND` knows, by their lowercase name (Tilt's `tilt get` words).
+KINDS = {k.lower(): k for k in ("UIButton", "Cmd", "FileWatch", "ConfigMap", "Extension", "ExtensionRepo",
+                                "KubernetesApply", "KubernetesDiscovery")}
+
+
+def kind_named(word: str) -> str | None:
+    """'cmd', 'cmds', 'Cmd', 'filewatches', 'uibutton' → the kind; None if unknown."""
+    lowered = word.lower()
+    for candidate in (lowered, lowered[:-1] if lowered.endswith("s") else "",
+                      lowered[:-2] if lowered.endswith("es") else "", lowered[:-3] + "y" if lowered.endswith("ies") else ""):
+        if candidate in KINDS:
+            return KINDS[candidate]
+    return None
+
+
 def now_micro() -> str:
     """The current time as Tilt's MicroTime (RFC 3339, microseconds, UTC)."""
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -38,6 +53,13 @@ def parse_time(value: Any) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed.timestamp()
+
+
+_NOT_CONTENT = frozenset({"apiVersion", "kind", "metadata", "status"})
+
+
+def _content(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in _NOT_CONTENT}
 
 
 class ObjectStore:
@@ -66,31 +88,35 @@ class ObjectStore:
         return set(self._objects.get(kind, {}))
 
     def apply(self, obj: dict[str, Any]) -> bool:
-        """Create the object, or update its metadata and spec (keeping the
-        status its controller wrote). True when something changed."""
+        """Create the object, or update its metadata and declared content
+        (`spec`, or `data` for a ConfigMap), keeping the status its controller
+        wrote. True when something changed."""
         kind = obj["kind"]
         meta = obj.get("metadata") or {}
         name = meta["name"]
         current = self.get(kind, name)
         labels, annotations = dict(meta.get("labels") or {}), dict(meta.get("annotations") or {})
-        spec = copy.deepcopy(obj.get("spec") or {})
+        content = {k: copy.deepcopy(v) for k, v in obj.items() if k not in _NOT_CONTENT}
+        if "data" not in content:
+            content.setdefault("spec", {})
         if current is not None:
             cmeta = current["metadata"]
-            if current["spec"] == spec and cmeta.get("labels", {}) == labels \
+            if _content(current) == content and cmeta.get("labels", {}) == labels \
                     and cmeta.get("annotations", {}) == annotations:
                 return False
-            current["spec"] = spec
+            for key in _content(current):
+                del current[key]
+            current.update(content)
             cmeta["labels"], cmeta["annotations"] = labels, annotations
             cmeta["generation"] = cmeta.get("generation", 1) + 1
         else:
-            status = copy.deepcopy(obj.get("status") or {})
             self._objects.setdefault(kind, {})[name] = {
                 "apiVersion": obj.get("apiVersion") or API_VERSION,
                 "kind": kind,
                 "metadata": {"name": name, "labels": labels, "annotations": annotations,
                              "uid": str(uuid.uuid4()), "creationTimestamp": now_micro(), "generation": 1},
-                "spec": spec,
-                "status": status,
+                **content,
+                "status": copy.deepcopy(obj.get("status") or {}),
             }
         self._notify(kind, name, "spec")
         return True

@@ -13,71 +13,15 @@ would sync it into the app container and never rerun the base's
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Iterable
 
-from tiltpy.image.ignore import PatternMatcher, context_matcher
+from tiltpy.image.context import TargetFiles, relative_to
+from tiltpy.model.live_update import FileCopy, LiveUpdatePlan, UpdatePlan
 from tiltpy.model.manifest import FallBackOn, ImageTarget, Manifest, Run, Sync
 
 
-@dataclass(frozen=True)
-class FileCopy:
-    local: str  # absolute path on this machine
-    remote: str  # absolute path in the container
-
-
-@dataclass(frozen=True)
-class LiveUpdatePlan:
-    target: str  # the image target whose containers are updated
-    copies: tuple[FileCopy, ...] = ()
-    deletes: tuple[str, ...] = ()  # container paths to remove
-    runs: tuple[Run, ...] = ()
-    restart: bool = False
-
-
-@dataclass(frozen=True)
-class UpdatePlan:
-    rebuild: tuple[str, ...] = ()  # image target refs to rebuild, bases first ("" when none)
-    rebuild_reason: str = ""
-    live_updates: tuple[LiveUpdatePlan, ...] = ()
-    deploy_only: bool = False  # no image touched, but the resource's own inputs changed
-
-    @property
-    def is_rebuild(self) -> bool:
-        return bool(self.rebuild) or self.deploy_only
-
-
-@dataclass
-class TargetFiles:
-    """Which files belong to an image target: under its context, not ignored."""
-
-    target: ImageTarget
-    _matcher: PatternMatcher | None = field(default=None, repr=False)
-
-    def matcher(self) -> PatternMatcher:
-        if self._matcher is None:
-            t = self.target
-            self._matcher = context_matcher(t.context, t.dockerfile_path or None, t.ignore, t.only)
-        return self._matcher
-
-    def owns(self, path: str) -> bool:
-        if self.target.context == "-":
-            return False
-        rel = _relative(path, self.target.context)
-        return rel is not None and rel != "." and not self.matcher().matches(rel)
-
-
-def _relative(path: str, root: str) -> str | None:
-    if path == root:
-        return "."
-    prefix = root.rstrip(os.sep) + os.sep
-    if not path.startswith(prefix):
-        return None
-    return path[len(prefix):].replace(os.sep, "/")
-
-
 def _under(path: str, root: str) -> bool:
-    return _relative(path, root) is not None
+    return relative_to(path, root) is not None
 
 
 def _dependents(manifest: Manifest, refs: set[str]) -> set[str]:
@@ -154,7 +98,7 @@ def _plan_live_update(target: ImageTarget, paths: list[str], deleted: set[str]) 
         if sync is None:
             unmatched.append(path)
             continue
-        rel = _relative(path, sync.local_path)
+        rel = relative_to(path, sync.local_path)
         remote = sync.remote_path if rel == "." else sync.remote_path.rstrip("/") + "/" + rel
         if path in deleted:
             deletes.append(remote)

@@ -3,6 +3,7 @@
 exists (updateStatus, runtimeStatus, waiting reason, build history)."""
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from tiltpy import __version__
@@ -64,6 +65,12 @@ def resource_view(res: ResourceState, host: str) -> dict[str, Any]:
 
 
 def engine_view(engine: Engine) -> dict[str, Any]:
+    """Every surface that shows errors (dashboard, get, describe) reads this:
+    secrets are scrubbed from all of it, as from the logs."""
+    return engine.sink.scrub_all(_engine_view(engine))
+
+
+def _engine_view(engine: Engine) -> dict[str, Any]:
     tiltfile = {
         "name": TILTFILE, "type": "tiltfile", "labels": [], "enabled": True,
         "updateStatus": "error" if engine.tiltfile_error else "ok", "runtimeStatus": "not_applicable",
@@ -81,4 +88,6 @@ def engine_view(engine: Engine) -> dict[str, Any]:
             "warnings": list(engine.result.warnings),
         },
         "resources": [tiltfile] + [resource_view(r, engine.options.host) for r in engine.resources.values()],
+        # Tilt's UIButton objects (v1alpha1.ui_button), as `tiltpy get uibutton -o json` shows them.
+        "uiButtons": copy.deepcopy(engine.store.list("UIButton")),  # the web thread serializes it later
     }

@@ -11,10 +11,10 @@ import io
 import os
 import stat
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
-from tiltpy.image.ignore import context_matcher, walk_context
+from tiltpy.image.ignore import PatternMatcher, context_matcher, walk_context
 from tiltpy.model.manifest import ImageTarget
 
 # A Dockerfile that is not part of the context travels inside the tar under
@@ -159,3 +159,33 @@ def _normalize_owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uname = info.gname = ""
     info.mtime = int(info.mtime)  # a float mtime costs an extended (PAX) header per file
     return info
+
+
+@dataclass
+class TargetFiles:
+    """Which files belong to an image target: under its context, not ignored."""
+
+    target: ImageTarget
+    _matcher: PatternMatcher | None = field(default=None, repr=False)
+
+    def matcher(self) -> PatternMatcher:
+        if self._matcher is None:
+            t = self.target
+            self._matcher = context_matcher(t.context, t.dockerfile_path or None, t.ignore, t.only)
+        return self._matcher
+
+    def owns(self, path: str) -> bool:
+        if self.target.context == "-":
+            return False
+        rel = relative_to(path, self.target.context)
+        return rel is not None and rel != "." and not self.matcher().matches(rel)
+
+
+def relative_to(path: str, root: str) -> str | None:
+    """`path` relative to `root`, '/'-separated; "." for root itself; None outside it."""
+    if path == root:
+        return "."
+    prefix = root.rstrip(os.sep) + os.sep
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix):].replace(os.sep, "/")

@@ -29,7 +29,8 @@ from typing import Callable
 import docker.errors
 
 from tiltpy import children
-from tiltpy.image.docker_builder import BuildFailure, BuiltImage, tilt_tag
+from tiltpy.image.docker_builder import BuildFailure, tilt_tag
+from tiltpy.model.images import BuiltImage
 from tiltpy.image.dockerfile import ref_name
 from tiltpy.image.ignore import PatternMatcher, read_dockerignore, walk_context
 from tiltpy.model.manifest import ImageTarget

@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterator, Mapping
 
 import docker
@@ -23,6 +22,7 @@ from tiltpy.image.buildkit import BuildKitCLI, BuildKitUnavailable, BuildRequest
 from tiltpy.image.context import DOCKERFILE_IN_TAR, BuildContext, ContextNotFound, collect_context, \
     dockerfile_name_in_tar, inputs_digest, write_context_tar
 from tiltpy.image.dockerfile import ref_matches, ref_name, rewrite_image_refs
+from tiltpy.model.images import BuiltImage
 from tiltpy.model.manifest import ImageTarget
 
 LABEL_REF = "dev.tiltpy.ref"
@@ -37,17 +37,6 @@ class BuildFailure(Exception):
 
 class DockerUnavailable(Exception):
     """No Docker Engine to talk to: tell the user where we looked."""
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    target_ref: str  # the docker_build ref (selector)
-    image_id: str  # sha256:...
-    local_ref: str  # name:tilt-<16 hex>, tagged in the local engine
-    cluster_ref: str  # the ref the cluster pulls (registry-qualified after a push)
-    inputs: str  # digest of everything that went into the build
-    reused: bool = False
-    context_files: frozenset[str] = frozenset()  # absolute paths of the files the image was built from
 
 
 def _absolute(context: BuildContext) -> frozenset[str]:
@@ -189,6 +178,29 @@ class DockerBuilder:
 
     def build(self, target: ImageTarget, deps: dict[str, BuiltImage], log: Log,
               force: bool = False) -> BuiltImage:
+        """Build (or reuse) the image. Every failure is a BuildFailure saying
+        what went wrong, an unreachable Docker Engine included."""
+        try:
+            return self._build(target, deps, log, force)
+        except BuildFailure:
+            raise
+        except docker.errors.APIError as err:
+            raise BuildFailure(f"the Docker Engine refused: {err.explanation or err}") from None
+        except (docker.errors.DockerException, OSError) as err:
+            raise self._unreachable(err) from None
+
+    def _unreachable(self, err: BaseException) -> BuildFailure:
+        return BuildFailure(f"cannot reach the Docker Engine at {self.client.base_url} ({err}); "
+                            "is dockerd running? The next change or trigger retries")
+
+    def _engine_reachable(self) -> bool:
+        try:
+            self.client.ping()
+            return True
+        except (docker.errors.DockerException, OSError):
+            return False
+
+    def _build(self, target: ImageTarget, deps: dict[str, BuiltImage], log: Log, force: bool) -> BuiltImage:
         dockerfile, rewrites = rewritten_dockerfile(target, deps)
         try:
             context = collect_context(target)
@@ -275,8 +287,11 @@ class DockerBuilder:
                 raise BuildFailure("stopped: tiltpy is stopping")
             if returncode != 0:
                 if not printer.saw_step:
-                    raise BuildKitUnavailable(" ".join(l.strip() for l in captured if l.strip())
-                                              or f"{cli.describe()} exited with code {returncode}")
+                    reason = " ".join(l.strip() for l in captured if l.strip()) or \
+                        f"{cli.describe()} exited with code {returncode}"
+                    if not self._engine_reachable():  # the engine is down, not BuildKit broken
+                        raise self._unreachable(reason)
+                    raise BuildKitUnavailable(reason)
                 raise BuildFailure(printer.failure_message(returncode))
             sender.raise_error()
             try:

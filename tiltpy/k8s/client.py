@@ -249,10 +249,12 @@ class K8sClient:
                 yield event
 
     async def stream_logs(self, namespace: str, pod: str, container: str,
-                          since_time: str = "") -> AsyncIterator[str]:
+                          since_time: str = "", timestamps: bool = False) -> AsyncIterator[str]:
         params = {"container": container, "follow": "true"}
         if since_time:
             params["sinceTime"] = since_time
+        if timestamps:
+            params["timestamps"] = "true"
         path = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/log"
         async for line in self._stream_lines(path, params, f"log stream of pod {pod}"):
             yield line

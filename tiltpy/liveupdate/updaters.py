@@ -21,7 +21,7 @@ from typing import Callable, Protocol
 import docker
 import docker.errors
 
-from tiltpy.engine.update_plan import FileCopy, LiveUpdatePlan
+from tiltpy.model.live_update import FileCopy, LiveUpdatePlan
 from tiltpy.k8s.connection import ClusterConnection
 from tiltpy.k8s.exec import ExecError, exec_in_container
 from tiltpy.model.manifest import Run

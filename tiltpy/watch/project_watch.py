@@ -10,7 +10,7 @@ import os
 from typing import Iterable
 
 from tiltpy.image.ignore import PatternMatcher, read_dockerignore
-from tiltpy.engine.update_plan import TargetFiles
+from tiltpy.image.context import TargetFiles
 from tiltpy.model.manifest import ImageTarget, TiltfileResult
 
 # Editor and tool droppings (Tilt's internal/ignore/ephemeral.go list).

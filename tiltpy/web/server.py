@@ -9,6 +9,8 @@ Routes:
   GET  /api/view               every resource (engine/view.py's JSON)
   GET  /api/logs               ?resource=A&resource=B&since=SEQ&limit=N&tail=N&wait=SECS
   GET  /api/token              the per-run token (loopback clients, localhost Host only)
+  GET  /api/objects            ?kind=cmd[&name=N]: Tilt API objects (UIButton, Cmd, FileWatch, ...)
+  POST /api/uibutton           {"name": B, "inputs": [...]}: a click on a UIButton
   POST /api/trigger            {"name": R}
   POST /api/enable             {"names": [R, ...]}
   POST /api/disable            {"names": [R, ...]}
@@ -88,6 +90,51 @@ def _split_host(value: str) -> str:
     if value.count(":") == 1:
         return value.split(":", 1)[0]
     return value
+
+
+def _netloc(scheme: str, host: str, port: int | None) -> tuple[str, int]:
+    return host.lower().strip("[]"), port or (443 if scheme in ("https", "wss") else 80)
+
+
+def origin_matches_host(origin: str, host_header: str, allowed_hosts: set[str] | None) -> bool:
+    """Origin `http://h:p` equals the Host header `h:p` (and h is one of ours when
+    `up` is bound to a specific address)."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    try:
+        origin_port = parts.port
+        host_parts = urlsplit(f"{parts.scheme}://{host_header}")
+        host_port = host_parts.port
+    except ValueError:
+        return False
+    if not host_parts.hostname:
+        return False
+    ours = _netloc(parts.scheme, parts.hostname, origin_port) == \
+        _netloc(parts.scheme, host_parts.hostname, host_port)
+    return ours and (allowed_hosts is None or parts.hostname.lower() in allowed_hosts)
+
+
+class _OriginCheck:
+    """Every API call and the websocket: a page's request only from our own origin."""
+
+    def __init__(self, app: ASGIApp, allowed: set[str] | None) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and (path.startswith("/api/") or path == "/ws"):
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []
+                       if k in (b"origin", b"host")}
+            origin = headers.get("origin")
+            if origin is not None and not origin_matches_host(origin, headers.get("host", ""), self.allowed):
+                if scope["type"] == "http":
+                    await _error(403, "requests from other sites are refused")(scope, receive, send)
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
 
 
 class Hub:
@@ -229,6 +276,8 @@ class WebApp:
                 Route("/api/view", self.api_view),
                 Route("/api/logs", self.api_logs),
                 Route("/api/token", self.api_token),
+                Route("/api/objects", self.api_objects),
+                Route("/api/uibutton", self.api_uibutton, methods=["POST"]),
                 Route("/api/trigger", self.api_trigger, methods=["POST"]),
                 Route("/api/enable", self.api_enable, methods=["POST"]),
                 Route("/api/disable", self.api_disable, methods=["POST"]),
@@ -237,7 +286,8 @@ class WebApp:
                 WebSocketRoute("/ws", self.websocket),
                 Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
             ],
-            middleware=[Middleware(_HostCheck, allowed=self.allowed_hosts)],
+            middleware=[Middleware(_HostCheck, allowed=self.allowed_hosts),
+                        Middleware(_OriginCheck, allowed=self.allowed_hosts)],
         )
 
     # -- wiring -------------------------------------------------------------
@@ -334,18 +384,12 @@ class WebApp:
                 self.engine_loop.call_soon_threadsafe(self._engine_changed)
 
     # -- checks ---------------------------------------------------------------
-    def _own_origin(self, origin: str) -> bool:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return False
-        host = parts.hostname.lower()
-        if self.allowed_hosts is not None and host not in self.allowed_hosts:
-            return False
-        return (parts.port or (443 if parts.scheme == "https" else 80)) == self.port
-
     def _origin_ok(self, headers: Any) -> bool:
+        """A browser names the page that made a request in Origin: only pages
+        served by this very server (Origin equal to the request's own Host)
+        may use the API; requests without an Origin are not from a page."""
         origin = headers.get("origin")
-        return origin is None or self._own_origin(origin)
+        return origin is None or origin_matches_host(origin, headers.get("host", ""), self.allowed_hosts)
 
     def _check_write(self, request: Request) -> Response | None:
         if not self._origin_ok(request.headers):
@@ -374,6 +418,33 @@ class WebApp:
             return _error(403, "the token is only given to localhost")
         return JSONResponse({"token": self.token, "header": TOKEN_HEADER},
                             headers={"Cache-Control": "no-store"})
+
+    async def api_objects(self, request: Request) -> Response:
+        """Tilt API objects of one kind (`tiltpy get KIND [NAME]`): ?kind=cmd&name=x."""
+        from tiltpy.engine.store import KINDS, kind_named
+
+        word = request.query_params.get("kind", "")
+        kind = kind_named(word)
+        if kind is None:
+            return _error(400, f"unknown kind {word!r} (known: {', '.join(sorted(KINDS))})")
+        name = request.query_params.get("name", "")
+        engine = self.engine
+        if engine is None:
+            return _error(503, "the Tiltfile is still loading")
+
+        def read() -> Any:
+            import copy
+
+            if name:
+                return copy.deepcopy(engine.store.get(kind, name))
+            return copy.deepcopy(engine.store.list(kind))
+
+        found = self.sink.scrub_all(await self._in_engine(read))
+        if name and found is None:
+            return _error(404, f"no {kind} named {name!r}")
+        if name:
+            return _json(found)
+        return _json({"apiVersion": "v1", "kind": "List", "items": found, "metadata": {"resourceVersion": ""}})
 
     async def api_logs(self, request: Request) -> Response:
         q = request.query_params
@@ -409,6 +480,20 @@ class WebApp:
         except (json.JSONDecodeError, UnicodeDecodeError):
             return {}
         return body if isinstance(body, dict) else {}
+
+    @_mutating
+    async def api_uibutton(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
+        """A click on a UIButton: {"name": ..., "inputs": [{"name": ..., "text": {"value": ...}}, ...]}."""
+        name = body.get("name")
+        inputs = body.get("inputs") or []
+        if not isinstance(name, str) or not isinstance(inputs, list) or \
+                not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in inputs):
+            return _error(400, 'expected {"name": BUTTON, "inputs": [{"name": INPUT, ...}]}')
+        try:
+            await self._in_engine(lambda: engine.click_button(name, inputs))
+        except KeyError as err:
+            return _error(404, str(err.args[0]) if err.args else "no such button")
+        return _json({"ok": True})
 
     @_mutating
     async def api_trigger(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:

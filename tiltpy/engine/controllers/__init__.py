@@ -16,6 +16,7 @@ import contextlib
 import traceback
 from typing import Any, Callable, Protocol
 
+from tiltpy.engine.errors import describe_failure, expected_failures
 from tiltpy.engine.logs import TILTFILE
 from tiltpy.engine.store import ObjectStore
 
@@ -59,6 +60,14 @@ class ControllerManager:
         self._controllers[controller.kind] = controller
         for obj in self.store.list(controller.kind):
             self._enqueue((controller.kind, obj["metadata"]["name"]))
+
+    def requeue(self, kinds: set[str]) -> None:
+        """Reconcile every object of these kinds again (what they needed is there now)."""
+        if self._closed:
+            return
+        for kind in sorted(kinds & set(self._controllers)):
+            for obj in self.store.list(kind):
+                self._enqueue((kind, obj["metadata"]["name"]))
 
     def _on_change(self, kind: str, name: str, what: str) -> None:
         if self._closed:
@@ -105,11 +114,12 @@ class ControllerManager:
 
     def _record_failure(self, kind: str, name: str, obj: dict[str, Any] | None, err: Exception) -> None:
         resource = owning_resource(obj)
-        message = f"{kind} {name}: {err or type(err).__name__}"
+        message = f"{kind} {name}: {describe_failure(err)}"
         self.log(resource, f"ERROR: {message}")
-        for line in traceback.format_exception(err)[-12:]:
-            for part in line.rstrip("\n").splitlines():
-                self.log(resource, f"DEBUG: {part}")
+        if not isinstance(err, expected_failures()):
+            for line in traceback.format_exception(err)[-12:]:
+                for part in line.rstrip("\n").splitlines():
+                    self.log(resource, f"DEBUG: {part}")
         current = self.store.get(kind, name)
         if current is not None:
             self.store.update_status(kind, name, {**current["status"], "error": str(err) or type(err).__name__})

@@ -1,0 +1,121 @@
+"""The connections `up` needs for a set of resources — the Docker Engine (and
+which builder it offers), Docker Compose, the Kubernetes cluster (and where
+images go for it), and how live updates reach containers — made once and
+shared. The Docker Engine and the cluster are reached concurrently."""
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from tiltpy.compose.cli import ComposeCLI, ComposeUnavailable, detect as detect_compose
+from tiltpy.engine.errors import EngineFailure, NotConnected
+from tiltpy.engine.k8s_deploy import DeployTarget, resolve_deploy_target
+from tiltpy.image.docker_builder import DockerBuilder, DockerUnavailable, connect as connect_docker
+from tiltpy.k8s.client import ClusterError, K8sClient
+from tiltpy.k8s.cluster import shares_local_docker
+from tiltpy.k8s.connection import ClusterConnectionError, load_connection
+from tiltpy.liveupdate.updaters import ContainerUpdater, DockerUpdater, ExecUpdater, updater_kind
+from tiltpy.model.manifest import Manifest, TiltfileResult
+
+Log = Callable[[str], None]
+
+
+class Connections:
+    def __init__(self, context_override: str = "", update_mode: str = "auto") -> None:
+        self.context_override = context_override
+        self.update_mode = update_mode
+        self.builder: DockerBuilder | None = None
+        self.compose: ComposeCLI | None = None
+        self.k8s: K8sClient | None = None
+        self.deploy_target: DeployTarget | None = None
+        self.updater: ContainerUpdater | None = None
+
+    # What a resource asks for; a missing connection is a clear error, not an assert.
+    def need_builder(self) -> DockerBuilder:
+        if self.builder is None:
+            raise NotConnected("no Docker Engine connection")
+        return self.builder
+
+    def need_k8s(self) -> K8sClient:
+        if self.k8s is None:
+            raise NotConnected("no Kubernetes cluster connection")
+        return self.k8s
+
+    def need_compose(self) -> ComposeCLI:
+        if self.compose is None:
+            raise NotConnected("no Docker Compose")
+        return self.compose
+
+    def updater_for(self, manifest: Manifest) -> ContainerUpdater:
+        """How live updates reach this resource's containers: Compose's through
+        the Docker Engine, Kubernetes' as chosen for the cluster."""
+        if manifest.compose is not None and self.builder is not None:
+            return DockerUpdater(self.builder.client)
+        if self.updater is None:
+            raise NotConnected("no way to reach containers for live updates")
+        return self.updater
+
+    async def ensure(self, manifests: list[Manifest], result: TiltfileResult, log: Log,
+                     objects_need_k8s: bool = False) -> None:
+        """Connect to whatever these resources (and API objects) need and is not
+        connected yet. Raises EngineFailure saying what could not be reached."""
+        needs_k8s = objects_need_k8s or any(m.k8s for m in manifests)
+        needs_compose = any(m.compose for m in manifests)
+        needs_docker = any(m.image_targets for m in manifests) or needs_compose
+        steps = []
+        if needs_docker and self.builder is None:
+            steps.append(self._connect_docker(log))
+        if needs_k8s and self.k8s is None:
+            steps.append(self._connect_k8s(result, log))
+        outcomes = await asyncio.gather(*steps, return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, EngineFailure):
+                raise failure
+        if failures:
+            raise EngineFailure("; ".join(str(f) for f in failures))
+        if needs_compose and self.compose is None:
+            try:
+                self.compose = ComposeCLI(await asyncio.to_thread(detect_compose))
+            except ComposeUnavailable as err:
+                raise EngineFailure(f"Docker Compose: {err}") from None
+            log(f"Docker Compose via `{' '.join(self.compose.command)}`")
+        self._choose_updater(log)
+
+    async def _connect_docker(self, log: Log) -> None:
+        try:
+            client = await asyncio.to_thread(connect_docker)
+            builder = await asyncio.to_thread(DockerBuilder.detect, client)
+        except DockerUnavailable as err:
+            raise EngineFailure(str(err)) from None
+        self.builder = builder
+        log(f"Docker Engine at {client.base_url}; images build with {builder.describe()}")
+
+    async def _connect_k8s(self, result: TiltfileResult, log: Log) -> None:
+        try:
+            conn = await asyncio.to_thread(load_connection, self.context_override)
+        except ClusterConnectionError as err:
+            raise EngineFailure(f"Kubernetes: {err}") from None
+        k8s = K8sClient(conn)
+        try:
+            version = await k8s.check()
+            self.deploy_target = await resolve_deploy_target(k8s, result, log)
+        except ClusterError as err:
+            await k8s.close()
+            raise EngineFailure(f"Kubernetes cluster unreachable: {err}") from None
+        self.k8s = k8s
+        log(f"Kubernetes context {conn.context} (server {version}); {self.deploy_target.describe()}")
+
+    def _choose_updater(self, log: Log) -> None:
+        if self.updater is not None or self.k8s is None or self.deploy_target is None:
+            return
+        kind = updater_kind(shares_local_docker(self.deploy_target.product), self.update_mode)
+        if kind == "docker" and self.builder is not None:
+            self.updater = DockerUpdater(self.builder.client)
+        else:
+            self.updater = ExecUpdater(self.k8s.conn)
+        log(f"Kubernetes: live updates via {'the Docker Engine' if kind == 'docker' else 'exec'}")
+
+    async def close(self) -> None:
+        if self.k8s is not None:
+            await self.k8s.close()
