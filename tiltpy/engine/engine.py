@@ -38,7 +38,8 @@ from tiltpy.k8s.objects import TEMPLATE_HASH_LABEL, YamlError, object_id, parse_
 from tiltpy.liveupdate.updaters import ContainerUpdater, DockerUpdater, ExecUpdater, RunFailure, UpdateFailure, \
     updater_kind
 from tiltpy.model.manifest import TRIGGER_MODE_MANUAL, Manifest, TiltfileResult
-from tiltpy.watch.inotify import InotifyWatcher, WatchError
+from tiltpy.watch import WatchError
+from tiltpy.watch.inotify import InotifyWatcher
 from tiltpy.watch.project_watch import ProjectWatch
 
 # Quiet window before a batch of file changes is acted on. Tilt waits for
@@ -616,9 +617,10 @@ class Engine:
     def _restart_watcher(self) -> None:
         if self._watcher:
             self._watcher.close()
+            self._watcher = None
         self._watch = ProjectWatch(self.result)
         watcher = InotifyWatcher(self.on_file_batch, is_ignored_dir=self._watch.is_ignored_dir,
-                                 quiet_ms=WATCH_QUIET_MS)
+                                 quiet_ms=WATCH_QUIET_MS, on_warning=self._watch_warning)
         try:
             watcher.start(self._watch.roots())
         except WatchError as err:
@@ -626,6 +628,9 @@ class Engine:
             watcher.close()
             return
         self._watcher = watcher
+
+    def _watch_warning(self, message: str) -> None:
+        self.sink.log(TILTFILE, f"WARNING: {message}")
 
     # -- Tiltfile reload ----------------------------------------------------
     def _schedule_reload(self, changed: list[str]) -> None:
