@@ -48,11 +48,9 @@ class PortableWatcher:
         # Backends may report a root's real path (macOS: /private/var/... for /var/...).
         self._real_roots: list[tuple[str, str]] = []
         self._ignored: dict[str, bool] = {}
-        # Directories reported deleted (or moved away). watchfiles' inotify
-        # backend may keep watching a directory moved out of the tree and
-        # report its changes under the old path: a path that isn't there is
-        # news only as a deletion, and not below a directory already gone.
-        self._gone: dict[str, None] = {}
+        # Directories reported deleted or moved away → None, or, once there
+        # again, the paths that appeared in them since (see _deletion_is_news).
+        self._gone: dict[str, set[str] | None] = {}
         self._stop = threading.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -171,38 +169,62 @@ class PortableWatcher:
     def _deliver(self, changes: set[tuple[Change, str]]) -> None:
         if self._stop.is_set():
             return
-        deleted = {raw for change, raw in changes if change == Change.deleted}
+        deleted: set[str] = set()
         batch: set[str] = set()
         for change, raw in changes:
             found = self._in_tree(raw)
             if found is None:
                 continue
             path = found[0]
-            if not os.path.lexists(path) and (raw not in deleted or self._under_gone_dir(path)):
-                # Not there: news only as a deletion, and not from below a
-                # directory already gone (see _gone). A file created and gone
-                # again before this batch is nothing to the consumer either.
-                continue
+            if not os.path.lexists(path):
+                if change == Change.deleted:
+                    deleted.add(path)
+                continue  # created or modified, and gone again: nothing to the consumer
             batch.add(path)
             if change == Change.added and os.path.isdir(path) and not os.path.islink(path):
                 self._add_tree_files(path, batch)
         for path in batch:
-            if path in self._ignored and not os.path.lexists(path):  # a directory we knew
+            self._note_existing(path)
+        batch |= {path for path in deleted if self._deletion_is_news(path)}
+        for path in deleted:
+            if path in self._ignored:  # a directory we knew: removed or moved away
                 self._gone[path] = None
         while len(self._gone) > MAX_GONE_DIRS:
             del self._gone[next(iter(self._gone))]
         if batch:
             self._on_batch(batch)
 
-    def _under_gone_dir(self, path: str) -> bool:
+    def _gone_ancestor(self, path: str) -> str | None:
         directory = os.path.dirname(path)
         while directory not in self._roots and len(directory) > 1:
             if directory in self._gone:
-                if not os.path.isdir(directory):
-                    return True
-                del self._gone[directory]  # there again
+                return directory
             directory = os.path.dirname(directory)
-        return False
+        return None
+
+    def _note_existing(self, path: str) -> None:
+        """Below a directory that was gone and is there again, remember what
+        appeared: only those can be deleted from it."""
+        gone = self._gone_ancestor(path)
+        if gone is not None:
+            seen = self._gone[gone]
+            if seen is None:
+                seen = self._gone[gone] = set()
+            seen.add(path)
+
+    def _deletion_is_news(self, path: str) -> bool:
+        """watchfiles' inotify backend keeps watching a directory moved out of
+        the tree and reports its changes under the old path. So a deletion
+        below a directory that went away counts only if it is still gone (then
+        its own deletion said it all: no), or if it is there again and the
+        path appeared in it since."""
+        gone = self._gone_ancestor(path)
+        if gone is None:
+            return True
+        seen = self._gone[gone]
+        if not os.path.isdir(gone):
+            return False
+        return seen is not None and path in seen
 
     def _add_tree_files(self, directory: str, batch: set[str]) -> None:
         """A new or moved-in directory: everything in it is new here, and some
