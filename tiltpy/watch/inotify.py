@@ -166,16 +166,16 @@ class InotifyWatcher:
         self._close_fd()
 
     def add_tree(self, root: str, report_files: bool = False) -> None:
-        """Watch `root` and every non-ignored directory below it that isn't
-        watched yet. `report_files`: the tree is new here, so everything in
-        it counts as changed (files may have appeared before its watch)."""
+        """Watch `root` and every non-ignored directory below it (adding a
+        watch again is harmless: the kernel returns the same one).
+        `report_files`: the tree is new here, so everything in it counts as
+        changed (files may have appeared before its watch)."""
         if not os.path.isdir(root) or self._is_ignored_dir(root):
             return
         stack = [root]
         while stack:
             directory = stack.pop()
-            if directory not in self._dir_to_wd:
-                self._add_watch(directory)  # on failure still list it: what is there now is news
+            self._add_watch(directory)  # on failure still list it: what is there now is news
             try:
                 entries = list(os.scandir(directory))
             except OSError:
@@ -215,6 +215,12 @@ class InotifyWatcher:
             # Already watched under its old name: the moved directory was found
             # here before its IN_MOVED_FROM was read. Same watch, new path.
             del self._dir_to_wd[previous]
+        replaced = self._dir_to_wd.get(directory)
+        if replaced is not None and replaced != wd:
+            # Another directory had this path (one renamed over it): its watch
+            # would report under our path.
+            del self._wd_to_dir[replaced]
+            _inotify_rm_watch(self._fd, replaced)
         self._wd_to_dir[wd] = directory
         self._dir_to_wd[directory] = wd
 
