@@ -244,6 +244,28 @@ def test_renamed_directory_is_followed_and_moved_out_is_forgotten(tmp_path: Path
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_directory_renamed_over_an_empty_one_is_watched(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x").write_text("0")
+    (tmp_path / "b").mkdir()
+
+    async def run() -> set[str]:
+        batches = Batches()
+        watcher = _watcher(kind, batches, lambda p: False)
+        watcher.start([str(tmp_path)])
+        await asyncio.sleep(0.05)
+        os.rename(tmp_path / "a", tmp_path / "b")  # replaces the empty b
+        reported = await batches.until(str(tmp_path / "b/x"))
+        reported |= await batches.quiet()
+        (tmp_path / "b" / "later").write_text("1")
+        reported |= await batches.until(str(tmp_path / "b/later"))
+        watcher.close()
+        return reported
+
+    assert asyncio.run(run()) >= {str(tmp_path / "a"), str(tmp_path / "b/x"), str(tmp_path / "b/later")}
+
+
 @needs_inotify
 def test_inotify_overflow_is_a_rescan_and_watching_goes_on(tmp_path: Path) -> None:
     """More events than the kernel queues (fs.inotify.max_queued_events):
@@ -389,6 +411,7 @@ class RandomTree:
     step, which is what the watcher's reports are checked against."""
 
     IGNORED = "ignored"
+    SENTINEL = "sentinel-"  # the test's own files, one per check: no operation touches them
 
     def __init__(self, tmp: Path, seed: int) -> None:
         import random
@@ -451,10 +474,12 @@ class RandomTree:
     def step(self) -> str:
         """Do one random operation; returns what it did, for failure messages."""
         dirs, files = self._walk(self.root)
+        files = [f for f in files if not f.name.startswith(self.SENTINEL)]
         all_dirs = [self.root, *dirs]
         outside_dirs = [d for d in self.outside.iterdir() if d.is_dir()]
         ops = ["create"] * 4 + ["modify"] * 3 + ["delete", "mkdir", "mkdir", "rmtree", "rename", "rename",
-                                                 "move_out", "move_in", "outside", "outside", "recreate"]
+                                                 "replace", "move_out", "move_in", "outside", "outside",
+                                                 "recreate"]
         op = self.rng.choice(ops)
         if op in ("modify", "delete") and not files:
             op = "create"
@@ -497,6 +522,16 @@ class RandomTree:
             self._forget(src)
             self._moved_in(dst)
             done = f"mv {src} {dst}"
+        elif op == "replace" and (empty := [d for d in dirs if not any(d.iterdir())]):
+            dst = self.rng.choice(empty)
+            sources = [d for d in dirs if not d.is_relative_to(dst) and not dst.is_relative_to(d)]
+            if not sources:
+                return self._end("nothing")
+            src = self.rng.choice(sources)
+            os.rename(src, dst)  # over an empty directory
+            self._forget(src)
+            self._moved_in(dst)
+            done = f"mv {src} {dst} (over an empty directory)"
         elif op == "move_out":
             src = self.rng.choice(dirs)
             dst = self._new_path(self.outside, "o")
@@ -534,6 +569,9 @@ class RandomTree:
                 done = f"mkdir {path} + again"
         else:
             done = "nothing"
+        return self._end(done)
+
+    def _end(self, done: str) -> str:
         self.existed |= self.snapshot()
         return done.replace(str(self.root.parent) + "/", "")
 
@@ -552,7 +590,6 @@ def test_random_operations_are_reported_consistently(tmp_path: Path, kind: str, 
     explore further."""
     tree = RandomTree(tmp_path, seed)
     groups = int(os.environ.get("TILTPY_WATCH_FUZZ_STEPS", "40"))
-    sentinel = tree.root / "sentinel"
 
     async def run() -> None:
         batches = Batches()
@@ -564,7 +601,9 @@ def test_random_operations_are_reported_consistently(tmp_path: Path, kind: str, 
             tree.begin_group()
             for _ in range(tree.rng.randint(1, 3)):
                 history.append(tree.step())
-            sentinel.write_text(str(group))  # all events before it come in its batch or earlier
+            # All events before it come in its batch or earlier.
+            sentinel = tree.root / f"{tree.SENTINEL}{group}"
+            sentinel.write_text("")
             tree.existed.add(sentinel)
             reported = await batches.until(str(sentinel))
             where = f"seed {seed}, group {group}, operations {history[-6:]}"
