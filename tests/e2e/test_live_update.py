@@ -62,7 +62,7 @@ def _run_count(pod: str) -> int:
     return int(result.stdout.strip() or 0)
 
 
-def test_live_update_loop(testbed: dict, tmp_path: Path) -> None:
+def test_live_update_loop(testbed: dict, tmp_path: Path, watcher: str) -> None:
     project = copy_example("base-image", tmp_path)
     token = str(time.time_ns())
     (project / "Tiltfile").write_text(LIVE_TILTFILE)
@@ -75,6 +75,7 @@ def test_live_update_loop(testbed: dict, tmp_path: Path) -> None:
 
     up = Up(project)
     try:
+        up.wait_for(watcher, timeout=60)
         http_get(URL, timeout=300, expect="Hello")
         pod = _pod()
         name, image = pod["metadata"]["name"], pod["spec"]["containers"][0]["image"]
@@ -148,7 +149,7 @@ spec:
 
 
 @pytest.mark.parametrize("update_mode", ["exec", "docker"])
-def test_sync_into_busybox_container(testbed: dict, tmp_path: Path, update_mode: str) -> None:
+def test_sync_into_busybox_container(testbed: dict, tmp_path: Path, update_mode: str, watcher: str) -> None:
     """busybox's tar reads until end of input, and Kubernetes 1.20's exec
     cannot close stdin: the exec path must still finish. Both paths must
     also delete files and create new directories."""
@@ -165,6 +166,7 @@ def test_sync_into_busybox_container(testbed: dict, tmp_path: Path, update_mode:
     url = "http://localhost:8001/"
     up = Up(project, "--update-mode", update_mode)
     try:
+        up.wait_for(watcher, timeout=60)
         http_get(url + "index.html", timeout=180, expect="start")
         token = str(time.time_ns())
         (project / "www" / "index.html").write_text(token + "\n")

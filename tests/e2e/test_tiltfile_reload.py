@@ -34,7 +34,7 @@ def _deployment(name: str, port: int, greeting: str) -> str:
         """)
 
 
-def test_reload_updates_only_changed_resources(testbed: dict, tmp_path: Path) -> None:
+def test_reload_updates_only_changed_resources(testbed: dict, tmp_path: Path, watcher: str) -> None:
     project = tmp_path / "reload"
     project.mkdir()
     (project / "Dockerfile").write_text("FROM busybox\n")
@@ -49,6 +49,7 @@ def test_reload_updates_only_changed_resources(testbed: dict, tmp_path: Path) ->
     (project / "Tiltfile").write_text(tiltfile)
     up = Up(project)
     try:
+        up.wait_for(watcher, timeout=60)
         http_get("http://localhost:8011/", timeout=180, expect="alpha")
         http_get("http://localhost:8012/", timeout=60, expect="beta")
 

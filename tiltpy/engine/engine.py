@@ -46,7 +46,7 @@ from tiltpy.image.prune import prune_images
 from tiltpy.liveupdate.updaters import UpdateFailure
 from tiltpy.model.live_update import UpdatePlan
 from tiltpy.model.manifest import TRIGGER_MODE_MANUAL, Manifest, TiltfileResult
-from tiltpy.watch.inotify import InotifyWatcher, WatchError
+from tiltpy.watch import Watcher, WatchError, create_watcher
 from tiltpy.watch.project_watch import ProjectWatch
 
 __all__ = ["Engine", "EngineFailure", "EngineOptions"]
@@ -91,7 +91,8 @@ class Engine:
                                      asyncio.Lock())
         self.listeners: list[Callable[[], None]] = []
         self._watch: ProjectWatch | None = None
-        self._watcher: InotifyWatcher | None = None
+        self._watcher: Watcher | None = None
+        self._watcher_kind_logged = ""
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
         self._connected = False
@@ -516,8 +517,9 @@ class Engine:
     # -- files ----------------------------------------------------------------
     def on_file_batch(self, paths: set[str]) -> None:
         assert self._watch is not None
-        if "" in paths:  # the kernel dropped events: assume everything changed
-            self.sink.log(TILTFILE, "WARNING: file events were lost (inotify queue overflow); rebuilding all")
+        if "" in paths:  # the watcher lost events: assume everything changed
+            self.sink.log(TILTFILE, "WARNING: some file events were lost (the watcher fell behind or restarted); "
+                                    "rebuilding all")
             for res in self.resources.values():
                 res.definition_changed = True
                 res.wake.set()
@@ -539,18 +541,26 @@ class Engine:
                 res.wake.set()
 
     def _restart_watcher(self) -> None:
+        """A new watcher for the current Tiltfile result (tiltpy.watch picks
+        inotify or watchfiles, TILTPY_WATCHER overrides)."""
         if self._watcher:
             self._watcher.close()
+            self._watcher = None
         self._watch = ProjectWatch(self.result)
-        watcher = InotifyWatcher(self.on_file_batch, is_ignored_dir=self._watch.is_ignored_dir,
-                                 quiet_ms=WATCH_QUIET_MS)
         try:
+            watcher = create_watcher(self.on_file_batch, is_ignored_dir=self._watch.is_ignored_dir,
+                                     quiet_ms=WATCH_QUIET_MS, on_warning=self._watch_warning)
             watcher.start(self._watch.roots())
         except WatchError as err:
             self.sink.log(TILTFILE, f"WARNING: file watching is off: {err}")
-            watcher.close()
             return
+        if watcher.kind != self._watcher_kind_logged:
+            self._watcher_kind_logged = watcher.kind
+            self.sink.log(TILTFILE, f"Watching files with {watcher.kind}")
         self._watcher = watcher
+
+    def _watch_warning(self, message: str) -> None:
+        self.sink.log(TILTFILE, f"WARNING: {message}")
 
     # -- Tiltfile reload ----------------------------------------------------
     def _schedule_reload(self, changed: list[str]) -> None:

@@ -8,7 +8,13 @@ descriptor in the event loop: no thread, no polling, no CPU.
 
 Changes are delivered in batches once the tree has been quiet for
 `quiet_ms` (capped at `max_wait_ms`, so a never-ending stream of writes
-still gets processed)."""
+still gets processed).
+
+A kernel watch follows its directory's inode, not its path. So a directory
+moved away (IN_MOVED_FROM) loses its watches at once: otherwise its events
+would keep arriving under the old path, even after it left the tree, and a
+new directory at the old path would never be watched. A directory moved in
+(IN_MOVED_TO) is watched afresh and its files reported, like a new one."""
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +23,10 @@ import ctypes.util
 import errno
 import os
 import struct
+import sys
 from typing import Callable
+
+from tiltpy.watch import WatchError
 
 IN_MODIFY = 0x2
 IN_ATTRIB = 0x4
@@ -40,35 +49,75 @@ IN_CLOEXEC = 0o2000000
 _MASK = (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
          | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 _EVENT = struct.Struct("iIII")
+MAX_WATCHES_HINT = ("raise fs.inotify.max_user_watches (sudo sysctl fs.inotify.max_user_watches=524288) "
+                    "or ignore large directories with .tiltignore")
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+def _load_libc() -> ctypes.CDLL | None:
+    """libc when it has inotify, else None. Safe on every OS: tiltpy must
+    import on macOS and Windows, which use the portable watcher."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "inotify_init1") and hasattr(libc, "inotify_add_watch") else None
 
 
-class WatchError(OSError):
-    pass
+_libc = _load_libc()
 
 
 def available() -> bool:
-    return hasattr(_libc, "inotify_init1")
+    return _libc is not None
+
+
+# The system calls, as functions the tests can replace (to simulate running out of watches).
+def _inotify_init() -> tuple[int, int]:
+    """(fd, 0), or (-1, errno)."""
+    assert _libc is not None
+    fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+    return (fd, 0) if fd >= 0 else (-1, ctypes.get_errno())
+
+
+def _inotify_add_watch(fd: int, path: str, mask: int) -> tuple[int, int]:
+    """(watch descriptor, 0), or (-1, errno)."""
+    assert _libc is not None
+    wd = _libc.inotify_add_watch(fd, os.fsencode(path), mask)
+    return (wd, 0) if wd >= 0 else (-1, ctypes.get_errno())
+
+
+def _inotify_rm_watch(fd: int, wd: int) -> None:
+    assert _libc is not None
+    _libc.inotify_rm_watch(fd, wd)  # fails only when the kernel already dropped it
 
 
 class InotifyWatcher:
     """Watches directory trees; `on_batch(paths)` gets the set of changed paths
-    (files created, modified, deleted or moved; directories created or removed)."""
+    (files created, modified, deleted or moved; directories created, removed
+    or moved; "" when the kernel dropped events and everything must be
+    rescanned). `on_warning` hears about trouble that doesn't stop watching."""
+
+    kind = "inotify"
 
     def __init__(self, on_batch: Callable[[set[str]], None], *, is_ignored_dir: Callable[[str], bool],
-                 quiet_ms: int = 20, max_wait_ms: int = 2000) -> None:
+                 quiet_ms: int = 20, max_wait_ms: int = 2000,
+                 on_warning: Callable[[str], None] | None = None) -> None:
         self._on_batch = on_batch
         self._is_ignored_dir = is_ignored_dir
+        self._on_warning = on_warning
         self._quiet = quiet_ms / 1000
         self._max_wait = max_wait_ms / 1000
         self._fd = -1
+        self._roots: list[str] = []
         self._wd_to_dir: dict[int, str] = {}
         self._dir_to_wd: dict[str, int] = {}
         self._pending: set[str] = set()
         self._first_pending = 0.0
         self._flush_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._starting = False
+        self._warned_out_of_watches = False
         self.overflowed = False
 
     @property
@@ -76,62 +125,108 @@ class InotifyWatcher:
         return len(self._wd_to_dir)
 
     def start(self, roots: list[str]) -> None:
+        """Watch `roots`; raises WatchError (e.g. out of inotify watches) with
+        nothing left open."""
+        if _libc is None:
+            raise WatchError("inotify is not available on this system")
         self._loop = asyncio.get_running_loop()
-        self._fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        self._roots = list(roots)
+        self._starting = True
+        try:
+            self._open()
+        except WatchError:
+            self.close()
+            raise
+        finally:
+            self._starting = False
+
+    def _open(self) -> None:
+        assert self._loop is not None
+        self._fd, err = _inotify_init()
         if self._fd < 0:
-            err = ctypes.get_errno()
             raise WatchError(err, f"inotify_init1 failed: {os.strerror(err)} "
                              "(too many inotify instances? see /proc/sys/fs/inotify/max_user_instances)")
-        for root in roots:
+        for root in self._roots:
             self.add_tree(root)
         self._loop.add_reader(self._fd, self._read)
 
-    def close(self) -> None:
-        if self._flush_handle:
-            self._flush_handle.cancel()
+    def _close_fd(self) -> None:
         if self._fd >= 0:
             if self._loop:
                 self._loop.remove_reader(self._fd)
-            os.close(self._fd)
+            os.close(self._fd)  # drops every watch of this instance
             self._fd = -1
         self._wd_to_dir.clear()
         self._dir_to_wd.clear()
 
+    def close(self) -> None:
+        if self._flush_handle:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._close_fd()
+
     def add_tree(self, root: str, report_files: bool = False) -> None:
-        """Watch `root` and every non-ignored directory below it."""
-        if not os.path.isdir(root) or root in self._dir_to_wd or self._is_ignored_dir(root):
+        """Watch `root` and every non-ignored directory below it (adding a
+        watch again is harmless: the kernel returns the same one).
+        `report_files`: the tree is new here, so everything in it counts as
+        changed (files may have appeared before its watch)."""
+        if not os.path.isdir(root) or self._is_ignored_dir(root):
             return
         stack = [root]
         while stack:
             directory = stack.pop()
-            self._add_watch(directory)
+            self._add_watch(directory)  # on failure still list it: what is there now is news
             try:
                 entries = list(os.scandir(directory))
             except OSError:
                 continue
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
                     if entry.name != ".git" and not self._is_ignored_dir(entry.path):
                         stack.append(entry.path)
                         if report_files:
                             self._pending.add(entry.path)
                 elif report_files:
-                    # Files created in a new directory before its watch existed.
                     self._pending.add(entry.path)
 
     def _add_watch(self, directory: str) -> None:
-        wd = _libc.inotify_add_watch(self._fd, os.fsencode(directory), _MASK)
+        wd, err = _inotify_add_watch(self._fd, directory, _MASK)
         if wd < 0:
-            err = ctypes.get_errno()
             if err in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
-                return
+                return  # gone again, replaced by a file, or unreadable: nothing to watch
             if err == errno.ENOSPC:
-                raise WatchError(err, f"out of inotify watches while watching {directory} "
-                                 f"({len(self._wd_to_dir)} in use; raise fs.inotify.max_user_watches "
-                                 "or ignore large directories with .tiltignore)")
-            raise WatchError(err, f"cannot watch {directory}: {os.strerror(err)}")
+                message = (f"out of inotify watches while watching {directory} "
+                           f"({len(self._wd_to_dir)} in use by this watcher); {MAX_WATCHES_HINT}")
+            else:
+                message = f"cannot watch {directory}: {os.strerror(err)}"
+            if self._starting:
+                raise WatchError(err, message)
+            # Later (a new directory): watching goes on without it; say so (once for ENOSPC).
+            if err != errno.ENOSPC or not self._warned_out_of_watches:
+                self._warn(f"{message}; changes in it are not seen")
+            self._warned_out_of_watches |= err == errno.ENOSPC
+            return
+        previous = self._wd_to_dir.get(wd)
+        if previous is not None and previous != directory:
+            # Already watched under its old name: the moved directory was found
+            # here before its IN_MOVED_FROM was read. Same watch, new path.
+            del self._dir_to_wd[previous]
+        replaced = self._dir_to_wd.get(directory)
+        if replaced is not None and replaced != wd:
+            # Another directory had this path (one renamed over it): its watch
+            # would report under our path.
+            del self._wd_to_dir[replaced]
+            _inotify_rm_watch(self._fd, replaced)
         self._wd_to_dir[wd] = directory
         self._dir_to_wd[directory] = wd
+
+    def _warn(self, message: str) -> None:
+        if self._on_warning is not None:
+            self._on_warning(message)
 
     def _read(self) -> None:
         try:
@@ -143,33 +238,64 @@ class InotifyWatcher:
             wd, mask, _cookie, length = _EVENT.unpack_from(data, offset)
             name = data[offset + _EVENT.size: offset + _EVENT.size + length].rstrip(b"\0")
             offset += _EVENT.size + length
+            if mask & IN_Q_OVERFLOW:
+                self.overflowed = True
+                break
             self._handle(wd, mask, os.fsdecode(name))
+        if self.overflowed:
+            self._rewatch()
         self._schedule_flush()
 
+    def _rewatch(self) -> None:
+        """After an overflow the lost events may have been moves and new
+        directories, so every watch may be wrong: start over (the batch gets
+        "", so the consumer rescans)."""
+        self._close_fd()
+        try:
+            self._open()
+        except WatchError as err:
+            self._warn(f"file watching stopped: {err}")
+            self._close_fd()
+
     def _handle(self, wd: int, mask: int, name: str) -> None:
-        if mask & IN_Q_OVERFLOW:
-            self.overflowed = True  # events were lost: the consumer should treat everything as changed
-            return
         directory = self._wd_to_dir.get(wd)
         if directory is None:
-            return
+            return  # a watch we dropped (moved away) whose events were already queued
         if mask & IN_IGNORED:
-            self._forget(directory)
+            self._forget(wd)
             return
-        if mask & (IN_DELETE_SELF | IN_MOVE_SELF):
+        if mask & IN_DELETE_SELF:
             self._pending.add(directory)
+            return
+        if mask & IN_MOVE_SELF:
+            # Below a root, the parent's IN_MOVED_FROM/TO tell more. A root
+            # has no watched parent: its watches now point elsewhere.
+            if directory in self._roots:
+                self._pending.add(directory)
+                self._unwatch_tree(directory)
             return
         path = os.path.join(directory, name) if name else directory
         if name == ".git" or (mask & IN_ISDIR and self._is_ignored_dir(path)):
             return
         self._pending.add(path)
-        if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):
-            self.add_tree(path, report_files=True)
+        if mask & IN_ISDIR:
+            if mask & IN_MOVED_FROM:
+                self._unwatch_tree(path)
+            elif mask & (IN_CREATE | IN_MOVED_TO):
+                self.add_tree(path, report_files=True)
 
-    def _forget(self, directory: str) -> None:
-        wd = self._dir_to_wd.pop(directory, None)
-        if wd is not None:
-            self._wd_to_dir.pop(wd, None)
+    def _unwatch_tree(self, directory: str) -> None:
+        """Remove the watches of `directory` and everything below it."""
+        prefix = directory.rstrip("/") + "/"
+        for path in [d for d in self._dir_to_wd if d == directory or d.startswith(prefix)]:
+            wd = self._dir_to_wd.pop(path)
+            del self._wd_to_dir[wd]
+            _inotify_rm_watch(self._fd, wd)
+
+    def _forget(self, wd: int) -> None:
+        directory = self._wd_to_dir.pop(wd, None)
+        if directory is not None and self._dir_to_wd.get(directory) == wd:
+            del self._dir_to_wd[directory]
 
     def _schedule_flush(self) -> None:
         if not self._pending and not self.overflowed:
