@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import TILTPY, Up, kubectl_json, tiltpy
+from tests.e2e.harness import Up, kubectl_json, tiltpy
 from tests.extension_repos import upstream_extensions  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e

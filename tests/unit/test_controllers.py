@@ -14,7 +14,7 @@ from tiltpy.engine.controllers import ControllerManager
 from tiltpy.engine.controllers.cmd import CmdController, button_env, input_value
 from tiltpy.engine.controllers.filewatch import FileWatchController
 from tiltpy.engine.store import ObjectStore, now_micro, parse_time
-from tiltpy.watch.inotify import InotifyWatcher
+from tiltpy.watch import create_watcher
 
 
 def obj(kind: str, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> dict[str, Any]:
@@ -144,7 +144,7 @@ def test_cmd_restarts_on_a_file_watch_and_stops_with_its_object(tmp_path: Path) 
         h = Harness()
 
         def watcher(on_batch, is_ignored_dir):
-            return InotifyWatcher(on_batch, is_ignored_dir=is_ignored_dir, quiet_ms=20)
+            return create_watcher(on_batch, is_ignored_dir=is_ignored_dir, quiet_ms=20)
 
         h.manager.add(FileWatchController(h.store, h.manager.log, watcher))
         h.manager.add(CmdController(h.store, h.manager.log))

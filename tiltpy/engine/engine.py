@@ -166,8 +166,9 @@ class Engine:
             await self.shutdown()
 
     def _start_controllers(self) -> None:
-        def watcher(on_batch: Callable[[set[str]], None], is_ignored_dir: Callable[[str], bool]) -> InotifyWatcher:
-            return InotifyWatcher(on_batch, is_ignored_dir=is_ignored_dir, quiet_ms=WATCH_QUIET_MS)
+        def watcher(on_batch: Callable[[set[str]], None], is_ignored_dir: Callable[[str], bool]) -> Watcher:
+            return create_watcher(on_batch, is_ignored_dir=is_ignored_dir, quiet_ms=WATCH_QUIET_MS,
+                                  on_warning=self._watch_warning)
 
         self.controllers.add(CmdController(self.store, self.sink.log))
         self.controllers.add(FileWatchController(self.store, self.sink.log, watcher))
