@@ -3,11 +3,14 @@ origin checks that keep other sites from steering `up`."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
+import os
 import socket
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -58,13 +61,30 @@ def test_view_lists_the_tiltfile_first_then_resources(setup) -> None:
 
 
 def test_dashboard_and_static_files_are_served(setup) -> None:
+    """The page's modules (its own and the vendored libraries) all load from
+    this server, none from elsewhere, and weigh under 250 KiB together."""
     client = setup[3]
     page = client.get("/")
-    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert page.status_code == 200 and "/static/app/main.js" in page.text
     assert "http" not in page.text.replace("http-equiv", "")  # nothing from a CDN
-    js = client.get("/static/app.js")
-    assert js.status_code == 200 and "WebSocket" in js.text
-    assert client.get("/static/app.css").status_code == 200
+    import re
+    seen: dict[str, int] = {}
+    todo = ["/static/app/main.js"]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "javascript" in response.headers["content-type"], path
+        seen[path] = len(response.content)
+        for target in re.findall(r'(?:from|import)\s*"(\.{1,2}/[^"]+)"', response.text):
+            todo.append(os.path.normpath(str(Path(path).parent / target)))
+    assert "/static/vendor/preact.js" in seen and "/static/vendor/ansi_up.js" in seen
+    css = client.get("/static/app.css")
+    assert css.status_code == 200
+    total = sum(seen.values()) + len(css.content)
+    assert total < 250 * 1024, f"the page's JS and CSS weigh {total} bytes"
 
 
 def test_token_only_for_localhost(setup) -> None:
@@ -269,3 +289,100 @@ def test_a_taken_port_warns_and_carries_on() -> None:
         assert any("dashboard is off" in l.text and "--port" in l.text for l in sink.lines(TILTFILE))
 
     asyncio.run(main())
+
+
+def test_spa_paths_serve_the_page(setup) -> None:
+    client = setup[3]
+    for path in ("/overview", "/r/frontend/overview", "/r/(all)/overview?level=error", "/r/a%2Fb/overview"):
+        page = client.get(path)
+        assert page.status_code == 200 and '<div id="app"' in page.text, path
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/nope").status_code == 404
+
+
+def test_trigger_is_refused_while_updating_or_queued(setup) -> None:
+    _, engine, _, client = setup
+    res = engine.resources["frontend"]
+    res.update_status = "in_progress"
+    refused = client.post("/api/trigger", json={"name": "frontend"}, headers=auth())
+    assert refused.status_code == 409 and "already updating" in refused.json()["error"]
+    assert not res.trigger_requested
+    res.update_status, res.first_update_done = "ok", True
+    assert client.post("/api/trigger", json={"name": "frontend"}, headers=auth()).status_code == 200
+    assert client.get("/api/view").json()["resources"][1]["queued"] is True
+    again = client.post("/api/trigger", json={"name": "frontend"}, headers=auth())
+    assert again.status_code == 409 and "already queued" in again.json()["error"]
+
+
+def test_a_resource_waiting_for_its_first_update_cannot_be_triggered(setup) -> None:
+    _, engine, _, client = setup
+    res = engine.resources["backend"]
+    res.manifest = dataclasses.replace(res.manifest, auto_init=True)
+    res.waiting_reason = "waiting on resource_deps: db"
+    refused = client.post("/api/trigger", json={"name": "backend"}, headers=auth())
+    assert refused.status_code == 409 and "resource_deps: db" in refused.json()["error"]
+
+
+def test_build_records_count_their_warnings_and_logs_mark_update_headers(setup) -> None:
+    web, engine, sink, client = setup
+    from tiltpy.engine.resource import BuildRecord
+    res = engine.resources["frontend"]
+    sink.log("frontend", "WARNING: from before")
+    record = BuildRecord(started=1.0)
+    engine._start_record(res, record, "Updating: test")
+    sink.log("frontend", "WARNING: careful")
+    sink.log("frontend", "WARNING: pod says", "runtime")
+    sink.log("frontend", "fine")
+    engine._finish_record(res, record)
+    web.publish_view()
+    view = client.get("/api/view").json()["resources"][1]
+    build = view["buildHistory"][0]
+    assert build["spanID"] == "build:1" and build["warningCount"] == 1
+    assert build["lastWarningSeq"] == [l.seq for l in sink.lines("frontend") if l.text == "WARNING: careful"][0]
+    assert view["runtimeWarningCount"] == 1 and view["runtimeWarningSeq"] > 0
+    lines = client.get("/api/logs", params={"resource": "frontend"}).json()["lines"]
+    header = [l for l in lines if l["text"] == "Updating: test"][0]
+    assert header["buildEvent"] == "init" and "buildEvent" not in lines[0]
+
+
+class ButtonEngine(Engine):
+    """An engine with UI buttons (the Tiltfile side comes from another change)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ui_buttons = [{"metadata": {"name": "hello"}, "spec": {
+            "location": {"componentType": "Resource", "componentID": "frontend"}, "text": "Hello",
+            "inputs": [{"name": "who", "text": {"defaultValue": "world"}}]}, "status": {}}]
+        self.clicks: list[tuple[str, list]] = []
+
+    async def click_button(self, name: str, inputs: list) -> None:
+        if name != "hello":
+            raise KeyError(f"no UI button named {name!r}")
+        self.clicks.append((name, inputs))
+
+
+def test_ui_buttons_are_in_the_view_and_clicks_reach_the_engine() -> None:
+    sink = LogSink(io.StringIO(), stream=False)
+    result = TiltfileResult(tiltfile="/tmp/Tiltfile", manifests=[Manifest(name="frontend", auto_init=False)])
+    engine = ButtonEngine(result, EngineOptions(), sink)
+    engine._install(result.manifests)
+    web = WebApp(sink, TOKEN, "localhost", PORT)
+    web.attach(engine)
+    with TestClient(web.app, base_url=BASE, client=("127.0.0.1", 50000)) as client:
+        assert client.get("/api/view").json()["uiButtons"][0]["metadata"]["name"] == "hello"
+        with client.websocket_connect(f"ws://localhost:{PORT}/ws") as ws:
+            assert ws.receive_json()["uiButtons"][0]["spec"]["text"] == "Hello"
+        inputs = [{"name": "who", "text": {"value": "you"}}]
+        assert client.post("/api/uibutton", json={"name": "hello", "inputs": inputs}).status_code == 403
+        ok = client.post("/api/uibutton", json={"name": "hello", "inputs": inputs}, headers=auth())
+        assert ok.status_code == 200 and engine.clicks == [("hello", inputs)]
+        missing = client.post("/api/uibutton", json={"name": "nope"}, headers=auth())
+        assert missing.status_code == 404 and "nope" in missing.json()["error"]
+        bad = client.post("/api/uibutton", json={"name": "hello", "inputs": [1]}, headers=auth())
+        assert bad.status_code == 400
+
+
+def test_ui_button_click_without_engine_support_is_a_clear_501(setup) -> None:
+    client = setup[3]
+    response = client.post("/api/uibutton", json={"name": "hello", "inputs": []}, headers=auth())
+    assert response.status_code == 501 and "click_button" in response.json()["error"]

@@ -92,6 +92,10 @@ class Engine:
         self._reload_again = False
         self._connected = False
         self._prune_task: asyncio.Task[None] | None = None
+        # The (Tiltfile) resource's updates: the load before the engine existed, then reloads.
+        self.tiltfile_builds: list[BuildRecord] = [BuildRecord(
+            started=self.started_at, finished=self.started_at, error=result.error, reason="initial load",
+            span_id="build:1")]
 
     # -- state ------------------------------------------------------------
     def changed(self) -> None:
@@ -237,7 +241,7 @@ class Engine:
     async def _resource_loop(self, res: ResourceState) -> None:
         if res.manifest.auto_init:
             await self._wait_for_deps(res)
-            async with self._semaphore:
+            async with self._update_slot(res):
                 await self._full_update(res, reason="initial build")
         else:
             res.update_status = "none"
@@ -255,13 +259,13 @@ class Engine:
                 res.trigger_requested = False
                 res.pending_files.clear()
                 await self._wait_for_deps(res)
-                async with self._semaphore:
+                async with self._update_slot(res):
                     await self._full_update(res, reason="triggered")
                 continue
             if res.definition_changed:
                 res.definition_changed = False
                 res.pending_files.clear()
-                async with self._semaphore:
+                async with self._update_slot(res):
                     await self._full_update(res, reason="its Tiltfile definition changed")
                 continue
             if res.pending_files and manual and not res.trigger_requested:
@@ -272,7 +276,7 @@ class Engine:
                 continue
             if res.trigger_requested and not res.pending_files:
                 res.trigger_requested = False
-                async with self._semaphore:
+                async with self._update_slot(res):
                     await self._full_update(res, reason="triggered", force=not manual)
                 continue
             res.trigger_requested = False
@@ -286,15 +290,15 @@ class Engine:
             if not files:
                 continue
             if res.manifest.local is not None:
-                async with self._semaphore:
+                async with self._update_slot(res):
                     await self._full_update(res, reason=f"{len(files)} dependency file(s) changed")
                 continue
             plan = plan_update(res.manifest, files, self._target_files(), deleted)
             if plan.is_rebuild:
-                async with self._semaphore:
+                async with self._update_slot(res):
                     await self._full_update(res, reason=plan.rebuild_reason)
             elif plan.live_updates:
-                async with self._semaphore:
+                async with self._update_slot(res):
                     await self._live_update(res, plan)
 
     def _target_files(self) -> dict:
@@ -316,16 +320,41 @@ class Engine:
             self._changed.clear()
             await self._changed.wait()
 
+    @contextlib.asynccontextmanager
+    async def _update_slot(self, res: ResourceState):
+        """One of max_parallel_updates; the resource shows as queued meanwhile."""
+        res.waiting_for_slot = True
+        self.changed()
+        try:
+            async with self._semaphore:
+                res.waiting_for_slot = False
+                yield
+        finally:
+            res.waiting_for_slot = False
+
+    def _start_record(self, res: ResourceState, record: BuildRecord, header: str) -> None:
+        """Record an update and log its first line, the dashboard's header for it."""
+        res.updates_started += 1
+        record.span_id = f"build:{res.updates_started}"
+        record.warnings_before = self.sink.alerts(res.name, "build")[0]
+        res.record(record)
+        self.sink.log(res.name, header, build_event="init")
+
+    def _finish_record(self, res: ResourceState, record: BuildRecord) -> None:
+        record.finished = time.time()
+        count, last_seq = self.sink.alerts(res.name, "build")
+        record.warning_count = count - record.warnings_before
+        record.last_warning_seq = last_seq if record.warning_count else 0
+
     # -- full update: build what changed, deploy --------------------------
     async def _full_update(self, res: ResourceState, *, reason: str, force: bool = False) -> None:
         manifest = res.manifest
         log = self._log(manifest.name)
         record = BuildRecord(started=time.time(), reason=reason)
-        res.record(record)
+        res.runtime_warnings_before = self.sink.alerts(res.name, "runtime")[0]
+        self._start_record(res, record, "Initial Build" if reason == "initial build" else f"Updating: {reason}")
         res.update_status, res.update_error, res.waiting_reason = "in_progress", "", ""
         self.changed()
-        if res.first_update_done:
-            log(f"Updating: {reason}")
         deploys = 1 if (manifest.k8s or manifest.compose) else 0
         steps = len(manifest.image_targets) + deploys
         try:
@@ -348,7 +377,7 @@ class Engine:
             record.error = str(err)
             log(f"ERROR: {err}")
         finally:
-            record.finished = time.time()
+            self._finish_record(res, record)
             res.first_update_done = True
             self._check_ready(res)
             self.changed()
@@ -484,7 +513,8 @@ class Engine:
     async def _live_update(self, res: ResourceState, plan: UpdatePlan) -> None:
         log = self._log(res.name)
         record = BuildRecord(started=time.time(), kind="live-update", reason="files changed")
-        res.record(record)
+        files = sum(len(lu.copies) + len(lu.deletes) for lu in plan.live_updates)
+        self._start_record(res, record, f"Live Update: {files} changed file(s)")
         res.update_status, res.update_error = "in_progress", ""
         self.changed()
         fall_back = ""
@@ -503,7 +533,7 @@ class Engine:
         except UpdateFailure as err:
             fall_back = str(err)
         finally:
-            record.finished = time.time()
+            self._finish_record(res, record)
             self.changed()
         if fall_back:
             log(f"Live update failed ({fall_back}); falling back to a full build")
@@ -544,6 +574,7 @@ class Engine:
             raise KeyError(f"resource {name} is disabled")
         res.trigger_requested = True
         res.wake.set()
+        self.changed()  # now queued
 
     def set_trigger_mode(self, name: str, mode: int) -> None:
         res = self._resource(name)
@@ -583,6 +614,24 @@ class Engine:
     def reload_tiltfile(self) -> None:
         """The (Tiltfile) resource's trigger: load it again."""
         self._schedule_reload([self.result.tiltfile or "Tiltfile"])
+
+    def why_not_triggerable(self, name: str) -> str:
+        """Why a trigger now would do nothing but queue a duplicate update
+        ('' when it may run): the dashboard locks its button for the same
+        reasons, and the web API refuses such a trigger."""
+        if name == TILTFILE:
+            return "the Tiltfile is already being reloaded" if self.tiltfile_reloading else ""
+        res = self._resource(name)
+        if not res.enabled:
+            return f"resource {name} is disabled"
+        if res.update_status == "in_progress":
+            return f"resource {name} is already updating; trigger it again when this update is done"
+        if res.queued:
+            return f"resource {name} is already queued for an update"
+        if res.manifest.auto_init and not res.first_update_done:
+            waiting = f" ({res.waiting_reason})" if res.waiting_reason else ""
+            return f"resource {name} is waiting for its first update{waiting}"
+        return ""
 
     def _resource(self, name: str) -> ResourceState:
         try:
@@ -640,11 +689,23 @@ class Engine:
             return
         self._reload_task = asyncio.create_task(self._reload_now())
 
+    @property
+    def tiltfile_reloading(self) -> bool:
+        return self._reload_task is not None and not self._reload_task.done()
+
     async def _reload_now(self) -> None:
         assert self._reload is not None
         while True:
             self._reload_again = False
-            result = await self._reload(self.tiltfile_args)
+            record = BuildRecord(started=time.time(), reason="reload",
+                                 span_id=f"build:{len(self.tiltfile_builds) + 1}")
+            self.tiltfile_builds = (self.tiltfile_builds + [record])[-10:]
+            self.changed()
+            try:
+                result = await self._reload(self.tiltfile_args)
+            finally:
+                record.finished = time.time()
+            record.error = result.error
             self.tiltfile_error = result.error
             self.changed()
             if result.error:
