@@ -105,7 +105,11 @@ function favicon(color) {
 function App() {
   const [, setVersion] = useState(0);
   const [route, setRoute] = useState(parseLocation());
-  useEffect(() => store.subscribe(setVersion), []);
+  useEffect(() => {
+    const unsubscribe = store.subscribe(setVersion);
+    if (!store.ws) store.connect(); // after subscribing: no message goes unnoticed
+    return unsubscribe;
+  }, []);
   useEffect(() => onNavigate((r) => { setRoute(r); }), []);
   const rows = store.list().map(rowOf);
   const counts = statusCounts(rows.map((x) => x.status));
@@ -125,10 +129,10 @@ function App() {
   const page = route.view === "resource"
     ? html`<${ResourcePage} name=${route.name} params=${route.params} />`
     : html`<${OverviewTable} params=${route.params} />`;
-  return html`<div class=${`shell ${store.connected ? "" : "is-disconnected"}`}>
+  return html`<div class=${`shell ${store.connected ? "" : "is-disconnected"}`} data-actions=${store.canAct ? "on" : "off"}>
     <${Header} route=${route} counts=${counts} />
     <${Banners} />
-    <div class="page" inert=${store.connected ? null : ""}>${page}</div>
+    <div class="page" inert=${!store.connected}>${page}</div>
     <${Overlay} />
     <${Help} />
     <${Toasts} />
@@ -229,4 +233,3 @@ document.addEventListener("keydown", onKey);
 setInterval(() => store.changed(), 1000); // "3s ago", build timers
 window.__tiltpy = { store, paneHandle, tableHandle, sidebarHandle }; // for tests and the benchmark
 render(html`<${App} />`, document.getElementById("app"));
-store.connect();

@@ -118,8 +118,11 @@ class Store {
     try {
       const resp = await fetch("/api/token", { cache: "no-store" });
       this.token = resp.ok ? (await resp.json()).token : null;
+      this.tokenRefused = resp.status === 403; // not localhost: read-only, don't ask again
     } catch (e) {
       this.token = null;
+      // A network hiccup: ask again while the connection is up.
+      setTimeout(() => { if (this.connected && !this.token) this.fetchToken(); }, 1000);
     }
     this.changed();
   }

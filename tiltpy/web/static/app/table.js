@@ -184,7 +184,7 @@ export function OverviewTable({ params }) {
     : [{ label: "", rows: sortRows(v.rows, sort, desc, alertsOnTop) }];
   const order = [];
   for (const g of groups) if (!g.label || !store.collapsed.has(g.label)) order.push(...g.rows.map((x) => x.name));
-  tableHandle.rows = order;
+  tableHandle.rows = [...new Set(order)];
   tableHandle.focused = focused;
   tableHandle.setFocused = setFocused;
   tableHandle.filterInput = filterInput;
