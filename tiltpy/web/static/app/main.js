@@ -231,5 +231,5 @@ function onKey(e) {
 
 document.addEventListener("keydown", onKey);
 setInterval(() => store.changed(), 1000); // "3s ago", build timers
-window.__tiltpy = { store, paneHandle, tableHandle, sidebarHandle }; // for tests and the benchmark
+window.__tiltpy = { store, paneHandle, tableHandle, sidebarHandle, navigate }; // for tests and the benchmark
 render(html`<${App} />`, document.getElementById("app"));

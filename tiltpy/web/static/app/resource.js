@@ -1,12 +1,12 @@
 // The per-resource page (/r/NAME/overview): a sidebar with every resource
 // (status icons, starred first), and the resource's details and logs.
 // NAME may be (all) or (starred).
-import { html, useRef, useState, useEffect } from "./html.js";
+import { html, memo, useRef, useState, useEffect } from "./html.js";
 import { Icon, StatusIcon } from "./icons.js";
 import { store } from "./store.js";
 import { LogPane } from "./logpane.js";
 import { ApiButton, buttonsFor, ConfirmButton, TriggerButton, TriggerModeToggle } from "./buttons.js";
-import { Endpoints, NameFilter, PodId, StarButton, StatusFilterChip, StatusLines } from "./table.js";
+import { Endpoints, NameFilter, PodId, rowProps, StarButton, StatusFilterChip, StatusLines } from "./table.js";
 import { groupRows, rowOf, visibleRows } from "./resources.js";
 import { navigate, withParams } from "./router.js";
 import { ALL, fmtAgo, fmtClock, fmtDuration, resourcePath, STARRED, TILTFILE } from "./util.js";
@@ -18,20 +18,23 @@ function keepSearch(name) {
   return resourcePath(name, window.location.search);
 }
 
-function SidebarItem({ x, current }) {
-  const r = x.r;
-  const updated = r.lastDeployTime || (r.buildHistory && r.buildHistory[0] && r.buildHistory[0].startTime);
-  return html`<li class=${`sb-item ${current ? "is-current" : ""} ${x.status === STATUS.disabled ? "is-disabled" : ""}`}
-      data-name=${r.name} data-status=${x.status}>
-    <a href=${keepSearch(r.name)} onClick=${(e) => { if (!e.ctrlKey && !e.metaKey) { e.preventDefault(); navigate(keepSearch(r.name)); } }}
+const SidebarItem = memo(function SidebarItem({ r, status, current, ago, search }) {
+  const href = resourcePath(r.name, search);
+  return html`<li class=${`sb-item ${current ? "is-current" : ""} ${status === STATUS.disabled ? "is-disabled" : ""}`}
+      data-name=${r.name} data-status=${status}>
+    <a href=${href} onClick=${(e) => { if (!e.ctrlKey && !e.metaKey) { e.preventDefault(); navigate(href); } }}
       aria-current=${current ? "page" : null}>
-      <${StatusIcon} status=${x.status} />
+      <${StatusIcon} status=${status} />
       <span class="sb-name" title=${r.name}>${r.name}</span>
-      <span class="sb-ago muted">${updated ? fmtAgo(updated) : ""}</span>
+      <span class="sb-ago muted">${ago}</span>
     </a>
     <${TriggerButton} r=${r} small=${true} />
     <${StarButton} name=${r.name} />
   </li>`;
+});
+
+function item(x, current) {
+  return html`<${SidebarItem} key=${x.name} ...${rowProps(x, { current: current === x.name, search: window.location.search })} />`;
 }
 
 function Sidebar({ current, params }) {
@@ -47,7 +50,7 @@ function Sidebar({ current, params }) {
     sections.push(html`<div class="sb-section starred" key="(starred)">
       <a class=${`sb-head ${current === STARRED ? "is-current" : ""}`} href=${keepSearch(STARRED)}
         onClick=${(e) => { e.preventDefault(); navigate(keepSearch(STARRED)); }}><${Icon} name="star" size=${13} /> Starred</a>
-      <ul>${starred.map((x) => html`<${SidebarItem} key=${x.name} x=${x} current=${current === x.name} />`)}</ul></div>`);
+      <ul>${starred.map((x) => item(x, current))}</ul></div>`);
   }
   const groups = grouped || [{ label: "", rows: v.rows }];
   for (const g of groups) {
@@ -58,7 +61,7 @@ function Sidebar({ current, params }) {
       ${g.label ? html`<button type="button" class=${`sb-group ${collapsed ? "collapsed" : ""}`} aria-expanded=${collapsed ? "false" : "true"}
         onClick=${() => store.toggleCollapsed(g.label)}><span class="caret"><${Icon} name="caret" size=${14} /></span>${g.label}
         <span class="sb-group-counts">${c.error ? html`<span class="gs-error">${c.error}✖</span>` : null}${c.warning ? html`<span class="gs-warning">${c.warning}⚠</span>` : null}<span class="muted">${c.healthy}/${c.total}</span></span></button>` : null}
-      ${collapsed ? null : html`<ul>${g.rows.map((x) => html`<${SidebarItem} key=${x.name} x=${x} current=${current === x.name} />`)}</ul>`}
+      ${collapsed ? null : html`<ul>${g.rows.map((x) => item(x, current))}</ul>`}
     </div>`);
   }
   sidebarHandle.order = [...new Set(order)];

@@ -1,7 +1,7 @@
 // The overview table: resources grouped by label (collapsible, with each
 // group's status), name filter, sort, alerts on top, checkboxes with bulk
 // enable/disable, disabled resources behind a toggle.
-import { html, useEffect, useRef, useState } from "./html.js";
+import { html, memo, useEffect, useRef, useState } from "./html.js";
 import { Icon, StatusIcon } from "./icons.js";
 import { store } from "./store.js";
 import { statusCounts, statusText, STATUS } from "./status.js";
@@ -69,20 +69,36 @@ export function StarButton({ name }) {
     onClick=${(e) => { e.stopPropagation(); store.toggleStar(name); }}><${Icon} name=${on ? "star" : "starOutline"} size=${15} /></button>`;
 }
 
-function Row({ x, focused }) {
+// What a row shows beyond its resource, as props: the row re-renders only
+// when one of them (or the resource's JSON) changed.
+export function rowProps(x, extra = {}) {
   const r = x.r;
-  const selectable = r.type !== "tiltfile";
-  const selected = store.selected.has(r.name);
-  const disabled = x.status === STATUS.disabled;
   const updated = r.lastDeployTime || (r.buildHistory && r.buildHistory[0] && r.buildHistory[0].finishTime);
-  const hasError = x.build === STATUS.error || x.runtime === STATUS.error;
-  return html`<tr class=${`res-row ${focused ? "is-focused" : ""} ${selected ? "is-selected" : ""} ${disabled ? "is-disabled" : ""}`}
-      data-name=${r.name} data-status=${x.status} data-update=${r.updateStatus} data-runtime=${r.runtimeStatus}
+  return {
+    r, build: x.build, runtime: x.runtime, status: x.status,
+    ago: updated ? fmtAgo(updated) : "",
+    starred: store.starred.has(r.name),
+    canAct: store.canAct,
+    busy: store.pending.has(`trigger:${r.name}`) || store.pending.has(`mode:${r.name}`),
+    buttons: store.uiButtons,
+    tick: x.build === STATUS.building ? Math.floor(Date.now() / 1000) : 0,
+    ...extra,
+  };
+}
+
+const Row = memo(function Row(p) {
+  const r = p.r;
+  const x = { r, build: p.build, runtime: p.runtime, status: p.status };
+  const selectable = r.type !== "tiltfile";
+  const disabled = p.status === STATUS.disabled;
+  const hasError = p.build === STATUS.error || p.runtime === STATUS.error;
+  return html`<tr class=${`res-row ${p.focused ? "is-focused" : ""} ${p.selected ? "is-selected" : ""} ${disabled ? "is-disabled" : ""}`}
+      data-name=${r.name} data-status=${p.status} data-update=${r.updateStatus} data-runtime=${r.runtimeStatus}
       data-builds=${String((r.buildHistory || []).length)} data-queued=${r.queued ? "true" : "false"}>
-    <td class="c-select">${selectable ? html`<input type="checkbox" checked=${selected} aria-label=${`Select ${r.name}`}
+    <td class="c-select">${selectable ? html`<input type="checkbox" checked=${p.selected} aria-label=${`Select ${r.name}`}
       onChange=${() => store.toggleSelected(r.name)} />` : null}</td>
     <td class="c-star"><${StarButton} name=${r.name} /></td>
-    <td class="c-updated muted">${updated ? fmtAgo(updated) : ""}</td>
+    <td class="c-updated muted">${p.ago}</td>
     <td class="c-trigger"><${TriggerButton} r=${r} small=${true} /></td>
     <td class="c-name"><a href=${resourcePath(r.name)} class=${`res-name ${hasError ? "has-error" : ""}`}
       onClick=${(e) => { if (!e.ctrlKey && !e.metaKey && e.button === 0) { e.preventDefault(); navigate(resourcePath(r.name)); } }}>${r.name}</a></td>
@@ -93,7 +109,7 @@ function Row({ x, focused }) {
     <td class="c-endpoints"><${Endpoints} r=${r} /></td>
     <td class="c-mode"><${TriggerModeToggle} r=${r} /></td>
   </tr>`;
-}
+});
 
 function HeadRow({ sort, desc, selectableNames }) {
   const all = selectableNames.length > 0 && selectableNames.every((n) => store.selected.has(n));
@@ -134,7 +150,7 @@ function Table({ rows, sort, desc, focused }) {
   const selectableNames = rows.filter((x) => x.r.type !== "tiltfile").map((x) => x.name);
   return html`<table class="res-table"><${Colgroup} />
     <thead><${HeadRow} sort=${sort} desc=${desc} selectableNames=${selectableNames} /></thead>
-    <tbody>${rows.map((x) => html`<${Row} key=${x.name} x=${x} focused=${focused === x.name} />`)}</tbody>
+    <tbody>${rows.map((x) => html`<${Row} key=${x.name} ...${rowProps(x, { focused: focused === x.name, selected: store.selected.has(x.name) })} />`)}</tbody>
   </table>`;
 }
 
