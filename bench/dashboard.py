@@ -92,7 +92,11 @@ def measure_first_render(page, base: str, count: int, runs: int) -> dict:
 
 def measure_logs(page, base: str, lines: int) -> dict:
     page.goto(base + "/r/(all)/overview")
-    page.wait_for_function("window.__tiltpy && window.__tiltpy.store.connected")
+    # (Playwright's wait_for_function evaluates strings, which the page's CSP forbids.)
+    page.evaluate("""() => new Promise((resolve) => {
+        const check = () => window.__tiltpy && window.__tiltpy.store.connected ? resolve() : setTimeout(check, 20);
+        check();
+    })""")
     added = page.evaluate("""(count) => new Promise((resolve) => {
         const store = window.__tiltpy.store;
         const t = Date.now() / 1000, batch = [];

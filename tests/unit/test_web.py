@@ -77,10 +77,13 @@ def test_dashboard_and_static_files_are_served(setup) -> None:
         response = client.get(path)
         assert response.status_code == 200, path
         assert "javascript" in response.headers["content-type"], path
+        assert response.headers["cache-control"] == "no-cache"
         seen[path] = len(response.content)
         for target in re.findall(r'(?:from|import)\s*"(\.{1,2}/[^"]+)"', response.text):
             todo.append(os.path.normpath(str(Path(path).parent / target)))
     assert "/static/vendor/preact.js" in seen and "/static/vendor/ansi_up.js" in seen
+    preloaded = set(re.findall(r'rel="modulepreload" href="([^"]+)"', page.text))
+    assert preloaded == set(seen), "index.html preloads exactly the page's modules"
     css = client.get("/static/app.css")
     assert css.status_code == 200
     total = sum(seen.values()) + len(css.content)

@@ -171,6 +171,16 @@ class Hub:
         return self._view_fn()
 
 
+class _StaticFiles(StaticFiles):
+    """The page's files, revalidated on every load (ETag: usually a 304), so a
+    newer tiltpy's modules are never mixed with a cached older one's."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 class _HostCheck:
     """Rejects requests whose Host header isn't ours (DNS rebinding)."""
 
@@ -240,7 +250,7 @@ class WebApp:
                 Route("/api/tiltfile_args", self.api_tiltfile_args, methods=["POST"]),
                 Route("/api/uibutton", self.api_uibutton, methods=["POST"]),
                 WebSocketRoute("/ws", self.websocket),
-                Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+                Mount("/static", app=_StaticFiles(directory=str(STATIC)), name="static"),
             ],
             middleware=[Middleware(_HostCheck, allowed=self.allowed_hosts)],
         )
