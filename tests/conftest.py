@@ -43,3 +43,29 @@ def testbed() -> dict[str, str]:
     if nodes.returncode != 0 or not nodes.stdout.strip():
         pytest.fail(f"Kubernetes cluster not reachable (run ../shared/testbed/up): {nodes.stderr.strip()}")
     return {"docker": docker.stdout.strip(), "kubeconfig": os.environ.get("KUBECONFIG", "")}
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium driven by Playwright (tests/browser, the dashboard's e2e tests)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(chromium):
+    """A fresh browser context and page; page.errors collects the page's errors."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda err: page.errors.append(str(err)))
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

@@ -3,11 +3,14 @@ origin checks that keep other sites from steering `up`."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
+import os
 import socket
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -58,13 +61,33 @@ def test_view_lists_the_tiltfile_first_then_resources(setup) -> None:
 
 
 def test_dashboard_and_static_files_are_served(setup) -> None:
+    """The page's modules (its own and the vendored libraries) all load from
+    this server, none from elsewhere, and weigh under 250 KiB together."""
     client = setup[3]
     page = client.get("/")
-    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert page.status_code == 200 and "/static/app/main.js" in page.text
     assert "http" not in page.text.replace("http-equiv", "")  # nothing from a CDN
-    js = client.get("/static/app.js")
-    assert js.status_code == 200 and "WebSocket" in js.text
-    assert client.get("/static/app.css").status_code == 200
+    import re
+    seen: dict[str, int] = {}
+    todo = ["/static/app/main.js"]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "javascript" in response.headers["content-type"], path
+        assert response.headers["cache-control"] == "no-cache"
+        seen[path] = len(response.content)
+        for target in re.findall(r'(?:from|import)\s*"(\.{1,2}/[^"]+)"', response.text):
+            todo.append(os.path.normpath(str(Path(path).parent / target)))
+    assert "/static/vendor/preact.js" in seen and "/static/vendor/ansi_up.js" in seen
+    preloaded = set(re.findall(r'rel="modulepreload" href="([^"]+)"', page.text))
+    assert preloaded == set(seen), "index.html preloads exactly the page's modules"
+    css = client.get("/static/app.css")
+    assert css.status_code == 200
+    total = sum(seen.values()) + len(css.content)
+    assert total < 250 * 1024, f"the page's JS and CSS weigh {total} bytes"
 
 
 def test_token_only_for_localhost(setup) -> None:
@@ -288,9 +311,11 @@ def test_api_objects_and_uibutton_clicks(setup) -> None:
     assert one["kind"] == "Cmd" and one["spec"] == {"args": ["true"]} and one["metadata"]["uid"]
     assert client.get("/api/objects?kind=cmd&name=nope").status_code == 404
     assert client.get("/api/objects?kind=widget").status_code == 400
-    # The view carries the buttons for the dashboard.
+    # The view (and the websocket's snapshot) carries the buttons for the dashboard.
     web.publish_view()
     assert [b["metadata"]["name"] for b in client.get("/api/view").json()["uiButtons"]] == ["deploy"]
+    with client.websocket_connect(f"ws://localhost:{PORT}/ws") as ws:
+        assert ws.receive_json()["uiButtons"][0]["spec"]["text"] == "Deploy"
     # A click needs the token, and is recorded with its inputs.
     body = {"name": "deploy", "inputs": [{"name": "WHO", "text": {"value": "me"}}]}
     assert client.post("/api/uibutton", json=body).status_code == 403
@@ -333,3 +358,57 @@ def test_secrets_are_scrubbed_from_errors_and_objects(setup) -> None:
     view = client.get("/api/view").text
     assert "hunter2" not in view and "login failed with password [redacted secret db:password]" in view
     assert "hunter2" not in client.get("/api/objects?kind=cmd").text
+
+
+def test_spa_paths_serve_the_page(setup) -> None:
+    client = setup[3]
+    for path in ("/overview", "/r/frontend/overview", "/r/(all)/overview?level=error", "/r/a%2Fb/overview"):
+        page = client.get(path)
+        assert page.status_code == 200 and '<div id="app"' in page.text, path
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/nope").status_code == 404
+
+
+def test_trigger_is_refused_while_updating_or_queued(setup) -> None:
+    _, engine, _, client = setup
+    res = engine.resources["frontend"]
+    res.update_status = "in_progress"
+    refused = client.post("/api/trigger", json={"name": "frontend"}, headers=auth())
+    assert refused.status_code == 409 and "already updating" in refused.json()["error"]
+    assert not res.trigger_requested
+    res.update_status, res.first_update_done = "ok", True
+    assert client.post("/api/trigger", json={"name": "frontend"}, headers=auth()).status_code == 200
+    assert client.get("/api/view").json()["resources"][1]["queued"] is True
+    again = client.post("/api/trigger", json={"name": "frontend"}, headers=auth())
+    assert again.status_code == 409 and "already queued" in again.json()["error"]
+
+
+def test_a_resource_waiting_for_its_first_update_cannot_be_triggered(setup) -> None:
+    _, engine, _, client = setup
+    res = engine.resources["backend"]
+    res.manifest = dataclasses.replace(res.manifest, auto_init=True)
+    res.waiting_reason = "waiting on resource_deps: db"
+    refused = client.post("/api/trigger", json={"name": "backend"}, headers=auth())
+    assert refused.status_code == 409 and "resource_deps: db" in refused.json()["error"]
+
+
+def test_build_records_count_their_warnings_and_logs_mark_update_headers(setup) -> None:
+    web, engine, sink, client = setup
+    from tiltpy.engine.resource import BuildRecord
+    res = engine.resources["frontend"]
+    sink.log("frontend", "WARNING: from before")
+    record = BuildRecord(started=1.0)
+    engine._start_record(res, record, "Updating: test")
+    sink.log("frontend", "WARNING: careful")
+    sink.log("frontend", "WARNING: pod says", "runtime")
+    sink.log("frontend", "fine")
+    engine._finish_record(res, record)
+    web.publish_view()
+    view = client.get("/api/view").json()["resources"][1]
+    build = view["buildHistory"][0]
+    assert build["spanID"] == "build:1" and build["warningCount"] == 1
+    assert build["lastWarningSeq"] == [l.seq for l in sink.lines("frontend") if l.text == "WARNING: careful"][0]
+    assert view["runtimeWarningCount"] == 1 and view["runtimeWarningSeq"] > 0
+    lines = client.get("/api/logs", params={"resource": "frontend"}).json()["lines"]
+    header = [l for l in lines if l["text"] == "Updating: test"][0]
+    assert header["buildEvent"] == "init" and "buildEvent" not in lines[0]

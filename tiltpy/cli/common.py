@@ -17,7 +17,7 @@ def load_options(subcommand: str, context: str, args: list[str]) -> LoadOptions:
 
 async def load_and_report(path: str, options: LoadOptions, sink: LogSink) -> TiltfileResult:
     """Load in a worker thread (local() may run for a while) and log the outcome."""
-    sink.log(TILTFILE, f"Loading Tiltfile at: {path}")
+    sink.log(TILTFILE, f"Loading Tiltfile at: {path}", build_event="init")
     result = await asyncio.to_thread(load_tiltfile, path, options)
     for line in result.logs:
         sink.log(TILTFILE, line)

@@ -24,7 +24,7 @@ import os
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Coroutine
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine
 
 from tiltpy.engine import live_update
 from tiltpy.engine.ci import wait_until_ready
@@ -98,6 +98,10 @@ class Engine:
         self._connected = False
         self._connected_k8s = False
         self._background: set[asyncio.Task[Any]] = set()
+        # The (Tiltfile) resource's updates: the load before the engine existed, then reloads.
+        self.tiltfile_builds: list[BuildRecord] = [BuildRecord(
+            started=self.started_at, finished=self.started_at, error=result.error, reason="initial load",
+            span_id="build:1")]
 
     # -- state ------------------------------------------------------------
     def changed(self) -> None:
@@ -271,14 +275,14 @@ class Engine:
             return False
         finally:
             if record is not None and not record.finished:
-                record.finished = time.time()
+                self._finish_record(res, record)
             self.changed()
 
     # -- the per-resource loop ----------------------------------------------
     async def _resource_loop(self, res: ResourceState) -> None:
         if res.manifest.auto_init:
             await self._wait_for_deps(res)
-            async with self._semaphore:
+            async with self._update_slot(res):
                 await self._full_update(res, reason="initial build")
         else:
             res.update_status = "none"
@@ -306,13 +310,13 @@ class Engine:
             res.trigger_requested = False
             res.pending_files.clear()
             await self._wait_for_deps(res)
-            async with self._semaphore:
+            async with self._update_slot(res):
                 await self._full_update(res, reason="triggered")
             return
         if res.definition_changed:
             res.definition_changed = False
             res.pending_files.clear()
-            async with self._semaphore:
+            async with self._update_slot(res):
                 await self._full_update(res, reason="its Tiltfile definition changed")
             return
         if res.pending_files and manual and not res.trigger_requested:
@@ -323,7 +327,7 @@ class Engine:
             return
         if res.trigger_requested and not res.pending_files:
             res.trigger_requested = False
-            async with self._semaphore:
+            async with self._update_slot(res):
                 await self._full_update(res, reason="triggered", force=not manual)
             return
         res.trigger_requested = False
@@ -337,17 +341,43 @@ class Engine:
         if not files:
             return
         if res.manifest.local is not None:
-            async with self._semaphore:
+            async with self._update_slot(res):
                 await self._full_update(res, reason=f"{len(files)} dependency file(s) changed")
             return
         assert self._watch is not None
         plan = plan_update(res.manifest, files, self._watch.target_files, deleted)
         if plan.is_rebuild:
-            async with self._semaphore:
+            async with self._update_slot(res):
                 await self._full_update(res, reason=plan.rebuild_reason)
         elif plan.live_updates:
-            async with self._semaphore:
+            async with self._update_slot(res):
                 await self._live_update(res, plan)
+
+    @contextlib.asynccontextmanager
+    async def _update_slot(self, res: ResourceState) -> AsyncIterator[None]:
+        """One of max_parallel_updates; the resource shows as queued meanwhile."""
+        res.waiting_for_slot = True
+        self.changed()
+        try:
+            async with self._semaphore:
+                res.waiting_for_slot = False
+                yield
+        finally:
+            res.waiting_for_slot = False
+
+    def _start_record(self, res: ResourceState, record: BuildRecord, header: str) -> None:
+        """Record an update and log its first line, the dashboard's header for it."""
+        res.updates_started += 1
+        record.span_id = f"build:{res.updates_started}"
+        record.warnings_before = self.sink.alerts(res.name, "build")[0]
+        res.record(record)
+        self.sink.log(res.name, header, build_event="init")
+
+    def _finish_record(self, res: ResourceState, record: BuildRecord) -> None:
+        record.finished = time.time()
+        count, last_seq = self.sink.alerts(res.name, "build")
+        record.warning_count = count - record.warnings_before
+        record.last_warning_seq = last_seq if record.warning_count else 0
 
     async def _wait_for_deps(self, res: ResourceState) -> None:
         while True:
@@ -368,11 +398,10 @@ class Engine:
         manifest = res.manifest
         log = self._log(manifest.name)
         record = BuildRecord(started=time.time(), reason=reason)
-        res.record(record)
+        res.runtime_warnings_before = self.sink.alerts(res.name, "runtime")[0]
+        self._start_record(res, record, "Initial Build" if reason == "initial build" else f"Updating: {reason}")
         res.update_status, res.update_error, res.waiting_reason = "in_progress", "", ""
         self.changed()
-        if res.first_update_done:
-            log(f"Updating: {reason}")
         deploys = 1 if (manifest.k8s or manifest.compose) else 0
         steps = len(manifest.image_targets) + deploys
 
@@ -400,7 +429,8 @@ class Engine:
     async def _live_update(self, res: ResourceState, plan: UpdatePlan) -> None:
         log = self._log(res.name)
         record = BuildRecord(started=time.time(), kind="live-update", reason="files changed")
-        res.record(record)
+        files = sum(len(lu.copies) + len(lu.deletes) for lu in plan.live_updates)
+        self._start_record(res, record, f"Live Update: {files} changed file(s)")
         res.update_status, res.update_error = "in_progress", ""
         self.changed()
         fall_back = ""
@@ -458,6 +488,7 @@ class Engine:
             raise KeyError(f"resource {name} is disabled")
         res.trigger_requested = True
         res.wake.set()
+        self.changed()  # now queued
 
     def set_trigger_mode(self, name: str, mode: int) -> None:
         res = self._resource(name)
@@ -508,6 +539,24 @@ class Engine:
     def reload_tiltfile(self) -> None:
         """The (Tiltfile) resource's trigger: load it again."""
         self._schedule_reload([self.result.tiltfile or "Tiltfile"])
+
+    def why_not_triggerable(self, name: str) -> str:
+        """Why a trigger now would do nothing but queue a duplicate update
+        ('' when it may run): the dashboard locks its button for the same
+        reasons, and the web API refuses such a trigger."""
+        if name == TILTFILE:
+            return "the Tiltfile is already being reloaded" if self.tiltfile_reloading else ""
+        res = self._resource(name)
+        if not res.enabled:
+            return f"resource {name} is disabled"
+        if res.update_status == "in_progress":
+            return f"resource {name} is already updating; trigger it again when this update is done"
+        if res.queued:
+            return f"resource {name} is already queued for an update"
+        if res.manifest.auto_init and not res.first_update_done:
+            waiting = f" ({res.waiting_reason})" if res.waiting_reason else ""
+            return f"resource {name} is waiting for its first update{waiting}"
+        return ""
 
     def _resource(self, name: str) -> ResourceState:
         try:
@@ -574,11 +623,23 @@ class Engine:
             return
         self._reload_task = self._spawn(self._reload_now(), "Tiltfile reload")
 
+    @property
+    def tiltfile_reloading(self) -> bool:
+        return self._reload_task is not None and not self._reload_task.done()
+
     async def _reload_now(self) -> None:
         assert self._reload is not None
         while True:
             self._reload_again = False
-            result = await self._reload(self.tiltfile_args)
+            record = BuildRecord(started=time.time(), reason="reload",
+                                 span_id=f"build:{len(self.tiltfile_builds) + 1}")
+            self.tiltfile_builds = (self.tiltfile_builds + [record])[-10:]
+            self.changed()
+            try:
+                result = await self._reload(self.tiltfile_args)
+            finally:
+                record.finished = time.time()
+            record.error = result.error
             self.tiltfile_error = result.error
             self.changed()
             if result.error:

@@ -44,10 +44,16 @@ class LogLine:
     seq: int = 0  # global order, from 1
     n: int = 0  # ordinal within the resource, from 1; a gap means lines were dropped
     level: str = "info"  # info | warn | error
+    # "init": the first line of an update (the dashboard shows it as a header,
+    # Tilt's build event); "" for every other line.
+    build_event: str = ""
 
     def to_json(self) -> dict:
-        return {"seq": self.seq, "n": self.n, "resource": self.resource, "source": self.source,
-                "level": self.level, "time": round(self.time, 3), "text": self.text}
+        out = {"seq": self.seq, "n": self.n, "resource": self.resource, "source": self.source,
+               "level": self.level, "time": round(self.time, 3), "text": self.text}
+        if self.build_event:
+            out["buildEvent"] = self.build_event
+        return out
 
 
 def line_level(text: str) -> str:
@@ -65,12 +71,16 @@ def _cost(line: LogLine) -> int:
 
 
 class _Buffer:
-    __slots__ = ("lines", "bytes", "count")
+    __slots__ = ("lines", "bytes", "count", "alerts")
 
     def __init__(self) -> None:
         self.lines: deque[LogLine] = deque()
         self.bytes = 0
         self.count = 0  # lines ever appended (the last line's n)
+        # (source, level) -> (lines ever logged, seq of the last one), warnings
+        # and errors only; kept when lines are evicted, so an update's
+        # warnings can be counted exactly.
+        self.alerts: dict[tuple[str, str], tuple[int, int]] = {}
 
 
 class TerminalWriter:
@@ -210,7 +220,7 @@ class LogSink:
             return [self.scrub_all(v) for v in data]
         return data
 
-    def log(self, resource: str, text: str, source: str = "build") -> None:
+    def log(self, resource: str, text: str, source: str = "build", build_event: str = "") -> None:
         text = self.scrub(text.rstrip("\r\n"))
         if len(text) > self._max_line:
             text = text[: self._max_line] + f" … [line cut: {len(text) - self._max_line} more characters]"
@@ -220,7 +230,10 @@ class LogSink:
             if buf is None:
                 buf = self._buffers[resource] = _Buffer()
             buf.count += 1
-            line = LogLine(resource, text, source, time.time(), self._seq, buf.count, line_level(text))
+            line = LogLine(resource, text, source, time.time(), self._seq, buf.count, line_level(text), build_event)
+            if line.level != "info":
+                key = (source, line.level)
+                buf.alerts[key] = (buf.alerts.get(key, (0, 0))[0] + 1, line.seq)
             self._append(buf, line)
             if self.stream:
                 self._terminal.write(f"{self._prefix(resource)} │ {text}\n")
@@ -279,6 +292,14 @@ class LogSink:
     @property
     def last_seq(self) -> int:
         return self._seq
+
+    def alerts(self, resource: str, source: str, level: str = "warn") -> tuple[int, int]:
+        """(count, seq of the last one) of the lines of that source and level
+        ever logged for the resource, evicted ones too: the difference between
+        two counts is what an update printed."""
+        with self._lock:
+            buf = self._buffers.get(resource)
+            return buf.alerts.get((source, level), (0, 0)) if buf else (0, 0)
 
     def resources(self) -> list[str]:
         with self._lock:

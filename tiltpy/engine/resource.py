@@ -7,7 +7,7 @@ from typing import Any
 
 from tiltpy.model.images import BuiltImage
 from tiltpy.engine.pod_monitor import PodMonitor  # or ComposeMonitor / ServeProcess: same shape
-from tiltpy.model.manifest import Manifest
+from tiltpy.model.manifest import TRIGGER_MODE_MANUAL, Manifest
 
 
 @dataclass
@@ -17,6 +17,10 @@ class BuildRecord:
     error: str = ""
     reason: str = ""
     kind: str = "build"  # build | live-update
+    span_id: str = ""  # "build:N", N counting the resource's updates from 1
+    warnings_before: int = 0  # the resource's build warnings logged before it started
+    warning_count: int = 0  # build warnings it printed
+    last_warning_seq: int = 0  # log sequence number of the last of them
 
 
 @dataclass
@@ -56,6 +60,9 @@ class ResourceState:
     task: asyncio.Task[None] | None = None
     enabled: bool = True
     trigger_mode: int = -1  # -1: the manifest's; set by the UI/CLI override
+    waiting_for_slot: bool = False  # an update waits for max_parallel_updates
+    updates_started: int = 0
+    runtime_warnings_before: int = 0  # runtime warnings logged before the latest full update
 
     def effective_trigger_mode(self) -> int:
         return self.manifest.trigger_mode if self.trigger_mode < 0 else self.trigger_mode
@@ -80,6 +87,18 @@ class ResourceState:
         if self.monitor is None:
             return "pending"
         return self.monitor.state.status
+
+    @property
+    def queued(self) -> bool:
+        """An update will start without anything else happening (Tilt's
+        `queued`): triggered, waiting for a slot, or changes that apply by
+        themselves once the current update is done."""
+        if self.waiting_for_slot or self.trigger_requested:
+            return True
+        if not self.first_update_done:
+            return False
+        auto = self.effective_trigger_mode() != TRIGGER_MODE_MANUAL
+        return self.definition_changed or bool(self.pending_files) and auto
 
     def is_ready(self) -> bool:
         return self.update_status == "ok" and self.runtime_status in ("ok", "not_applicable")

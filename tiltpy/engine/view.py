@@ -1,18 +1,26 @@
 """A JSON-ready snapshot of the engine for the web UI, the CLI's `get` and
 `describe`, and `ci` reports. Field names follow Tilt's UIResource where one
-exists (updateStatus, runtimeStatus, waiting reason, build history)."""
+exists (updateStatus, runtimeStatus, waiting reason, build history, queued,
+hasPendingChanges, lastDeployTime); the top-level `uiButtons` are Tilt's
+UIButton objects.
+
+Warnings: each build record counts the warning lines its update logged
+(`warningCount`, `lastWarningSeq`), and `runtimeWarningCount` /
+`runtimeWarningSeq` count the runtime warnings since the latest full update,
+so the page can show a warning status, and stop showing it once the user
+cleared the logs that held them (as Tilt derives warnings from its log store)."""
 from __future__ import annotations
 
 import copy
 from typing import TYPE_CHECKING, Any
 
 from tiltpy import __version__
-from tiltpy.engine.logs import TILTFILE
+from tiltpy.engine.logs import TILTFILE, LogSink
+from tiltpy.engine.resource import BuildRecord, ResourceState
 from tiltpy.model.manifest import TRIGGER_MODE_MANUAL
 
 if TYPE_CHECKING:
     from tiltpy.engine.engine import Engine
-    from tiltpy.engine.resource import ResourceState
 
 
 def _endpoints(res: ResourceState, host: str) -> list[dict[str, str]]:
@@ -35,13 +43,21 @@ def _resource_type(res: ResourceState) -> str:
     return "unknown"
 
 
-def resource_view(res: ResourceState, host: str) -> dict[str, Any]:
-    builds = [{
+def _build_history(records: list[BuildRecord]) -> list[dict[str, Any]]:
+    return [{
         "startTime": b.started, "finishTime": b.finished or None,
         "durationSecs": round(b.finished - b.started, 3) if b.finished else None,
-        "error": b.error, "reason": b.reason, "kind": b.kind,
-    } for b in reversed(res.builds)]
+        "error": b.error, "reason": b.reason, "kind": b.kind, "spanID": b.span_id,
+        "warningCount": b.warning_count, "lastWarningSeq": b.last_warning_seq,
+    } for b in reversed(records)]
+
+
+def resource_view(res: ResourceState, host: str, sink: LogSink | None = None) -> dict[str, Any]:
+    builds = _build_history(res.builds)
     monitor = res.monitor.state if res.monitor else None
+    runtime_count, runtime_seq = sink.alerts(res.name, "runtime") if sink else (0, 0)
+    runtime_count -= res.runtime_warnings_before
+    deployed = [b for b in builds if b["finishTime"] and not b["error"]]
     return {
         "name": res.name,
         "type": _resource_type(res),
@@ -61,6 +77,11 @@ def resource_view(res: ResourceState, host: str) -> dict[str, Any]:
         "triggerMode": "manual" if res.effective_trigger_mode() == TRIGGER_MODE_MANUAL else "auto",
         "autoInit": res.manifest.auto_init,
         "resourceDeps": list(res.manifest.resource_deps),
+        "queued": res.enabled and res.queued,
+        "hasPendingChanges": bool(res.pending_files),
+        "lastDeployTime": deployed[0]["finishTime"] if deployed else None,
+        "runtimeWarningCount": max(runtime_count, 0),
+        "runtimeWarningSeq": runtime_seq if runtime_count > 0 else 0,
     }
 
 
@@ -71,12 +92,19 @@ def engine_view(engine: Engine) -> dict[str, Any]:
 
 
 def _engine_view(engine: Engine) -> dict[str, Any]:
+    records = engine.tiltfile_builds
+    history = _build_history(records)
+    reloading = engine.tiltfile_reloading
     tiltfile = {
         "name": TILTFILE, "type": "tiltfile", "labels": [], "enabled": True,
-        "updateStatus": "error" if engine.tiltfile_error else "ok", "runtimeStatus": "not_applicable",
+        "updateStatus": "in_progress" if reloading else "error" if engine.tiltfile_error else "ok",
+        "runtimeStatus": "not_applicable",
         "waitingReason": "", "updateError": engine.tiltfile_error, "runtimeError": "", "pendingFiles": [],
-        "buildHistory": [], "currentBuild": None, "endpoints": [], "pod": None, "images": {},
-        "triggerMode": "auto", "autoInit": True, "resourceDeps": [],
+        "buildHistory": history, "currentBuild": history[0] if history and not history[0]["finishTime"] else None,
+        "endpoints": [], "pod": None, "images": {},
+        "triggerMode": "auto", "autoInit": True, "resourceDeps": [], "queued": False, "hasPendingChanges": False,
+        "lastDeployTime": next((b["finishTime"] for b in history if b["finishTime"] and not b["error"]), None),
+        "runtimeWarningCount": 0, "runtimeWarningSeq": 0,
     }
     return {
         "session": {
@@ -87,7 +115,8 @@ def _engine_view(engine: Engine) -> dict[str, Any]:
             "startTime": engine.started_at,
             "warnings": list(engine.result.warnings),
         },
-        "resources": [tiltfile] + [resource_view(r, engine.options.host) for r in engine.resources.values()],
+        "resources": [tiltfile] + [resource_view(r, engine.options.host, engine.sink)
+                                   for r in engine.resources.values()],
         # Tilt's UIButton objects (v1alpha1.ui_button), as `tiltpy get uibutton -o json` shows them.
         "uiButtons": copy.deepcopy(engine.store.list("UIButton")),  # the web thread serializes it later
     }

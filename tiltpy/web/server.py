@@ -5,8 +5,9 @@ computed on the engine's loop and published here; actions run on the
 engine's loop.
 
 Routes:
-  GET  /                       the dashboard (static files of this package)
-  GET  /api/view               every resource (engine/view.py's JSON)
+  GET  /, /overview, /r/...    the dashboard, a single-page app (static files of this
+                               package; its router reads the path, e.g. /r/NAME/overview)
+  GET  /api/view               every resource and UI button (engine/view.py's JSON)
   GET  /api/logs               ?resource=A&resource=B&since=SEQ&limit=N&tail=N&wait=SECS
   GET  /api/token              the per-run token (loopback clients, localhost Host only)
   GET  /api/objects            ?kind=cmd[&name=N]: Tilt API objects (UIButton, Cmd, FileWatch, ...)
@@ -16,6 +17,7 @@ Routes:
   POST /api/disable            {"names": [R, ...]}
   POST /api/trigger_mode       {"name": R, "mode": "auto" | "manual"}
   POST /api/tiltfile_args      {"args": [...]}
+  POST /api/uibutton           {"name": B, "inputs": [UIInputStatus, ...]}: a click on a UI button
   WS   /ws                     a snapshot, then changed resources and new log lines
 
 Safety: every request must name a localhost Host (or the host `up` was bound
@@ -216,6 +218,16 @@ class Hub:
         return self._view_fn()
 
 
+class _StaticFiles(StaticFiles):
+    """The page's files, revalidated on every load (ETag: usually a 304), so a
+    newer tiltpy's modules are never mixed with a cached older one's."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 class _HostCheck:
     """Rejects requests whose Host header isn't ours (DNS rebinding)."""
 
@@ -273,6 +285,8 @@ class WebApp:
         self.app = Starlette(
             routes=[
                 Route("/", self.index),
+                Route("/overview", self.index),
+                Route("/r/{rest:path}", self.index),
                 Route("/api/view", self.api_view),
                 Route("/api/logs", self.api_logs),
                 Route("/api/token", self.api_token),
@@ -284,7 +298,7 @@ class WebApp:
                 Route("/api/trigger_mode", self.api_trigger_mode, methods=["POST"]),
                 Route("/api/tiltfile_args", self.api_tiltfile_args, methods=["POST"]),
                 WebSocketRoute("/ws", self.websocket),
-                Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+                Mount("/static", app=_StaticFiles(directory=str(STATIC)), name="static"),
             ],
             middleware=[Middleware(_HostCheck, allowed=self.allowed_hosts),
                         Middleware(_OriginCheck, allowed=self.allowed_hosts)],
@@ -357,7 +371,9 @@ class WebApp:
                     "updateStatus": "in_progress", "runtimeStatus": "not_applicable", "waitingReason": "",
                     "updateError": "", "runtimeError": "", "pendingFiles": [], "buildHistory": [],
                     "currentBuild": None, "endpoints": [], "pod": None, "images": {}, "triggerMode": "auto",
-                    "autoInit": True, "resourceDeps": []}],
+                    "autoInit": True, "resourceDeps": [], "queued": False, "hasPendingChanges": False,
+                    "lastDeployTime": None, "runtimeWarningCount": 0, "runtimeWarningSeq": 0}],
+                "uiButtons": [],
             }
         view["session"]["dashboardUrl"] = dashboard_url(self.host, self.port)
         return view
@@ -403,7 +419,12 @@ class WebApp:
 
     # -- pages and reads ----------------------------------------------------
     async def index(self, request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC / "index.html", headers={
+            "Cache-Control": "no-cache",
+            # Everything comes from this server: no CDN, no inline script.
+            "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                       "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+        })
 
     async def api_view(self, request: Request) -> Response:
         self._bound()
@@ -482,30 +503,19 @@ class WebApp:
         return body if isinstance(body, dict) else {}
 
     @_mutating
-    async def api_uibutton(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
-        """A click on a UIButton: {"name": ..., "inputs": [{"name": ..., "text": {"value": ...}}, ...]}."""
-        name = body.get("name")
-        inputs = body.get("inputs") or []
-        if not isinstance(name, str) or not isinstance(inputs, list) or \
-                not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in inputs):
-            return _error(400, 'expected {"name": BUTTON, "inputs": [{"name": INPUT, ...}]}')
-        try:
-            await self._in_engine(lambda: engine.click_button(name, inputs))
-        except KeyError as err:
-            return _error(404, str(err.args[0]) if err.args else "no such button")
-        return _json({"ok": True})
-
-    @_mutating
     async def api_trigger(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
         name = str(body.get("name") or body.get("resource") or "")
 
         def trigger() -> Response:
+            if name != TILTFILE and name not in engine.resources:
+                return _error(404, f"no resource named {name!r}")
+            # A trigger while the resource updates (or is queued) would only
+            # queue a duplicate update: refused, as the dashboard locks its button.
+            refusal = engine.why_not_triggerable(name)
+            if refusal:
+                return _error(409, refusal)
             if name == TILTFILE:
                 engine.reload_tiltfile()
-            elif name not in engine.resources:
-                return _error(404, f"no resource named {name!r}")
-            elif not engine.resources[name].enabled:
-                return _error(409, f"resource {name} is disabled")
             else:
                 engine.trigger(name)
             return _json({"ok": True, "triggered": name})
@@ -566,6 +576,26 @@ class WebApp:
 
         return await self._in_engine(apply)
 
+    @_mutating
+    async def api_uibutton(self, request: Request, engine: Engine, body: dict[str, Any]) -> Response:
+        name, inputs = body.get("name"), body.get("inputs", [])
+        if not isinstance(name, str) or not name:
+            return _error(400, 'expected {"name": button, "inputs": [...]}')
+        if not isinstance(inputs, list) or not all(isinstance(i, dict) and isinstance(i.get("name"), str)
+                                                   for i in inputs):
+            return _error(400, 'inputs must be a list of {"name": ..., "text"|"bool"|"hidden"|"choice": '
+                               '{"value": ...}}')
+        async def apply() -> Response:
+            try:
+                await engine.click_button(name, inputs)
+            except KeyError as err:
+                return _error(404, str(err.args[0]) if err.args else f"no UI button named {name!r}")
+            except ValueError as err:
+                return _error(400, str(err))
+            return _json({"ok": True, "clicked": name})
+
+        return await self._in_engine(apply)
+
     # -- websocket --------------------------------------------------------------
     async def websocket(self, ws: WebSocket) -> None:
         if not self._origin_ok(ws.headers):
@@ -589,6 +619,7 @@ class WebApp:
     async def _push(self, ws: WebSocket) -> None:
         sent: dict[str, str] = {}  # resource name -> JSON last sent
         session_sent = ""
+        buttons_sent = ""
         order: list[str] = []
         first = True
         since = 0
@@ -611,6 +642,10 @@ class WebApp:
                 if first or session != session_sent:
                     message["session"] = view["session"]
                     session_sent = session
+                buttons = json.dumps(view.get("uiButtons", []), sort_keys=True, default=str)
+                if first or buttons != buttons_sent:
+                    message["uiButtons"] = view.get("uiButtons", [])
+                    buttons_sent = buttons
                 if changed or first:
                     message["resources"] = changed
                 if removed:
