@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.chromium import ARTIFACTS
 from tests.browser.helpers import open_dashboard, row, wait_until
 from tests.e2e.harness import Up, tiltpy
+from tests.extension_repos import upstream_extensions  # noqa: F401  (fixture)
 from tests.k8s_yaml import deployment
 
 pytestmark = pytest.mark.e2e
@@ -176,3 +177,36 @@ def test_dashboard_shows_pods_and_endpoints(testbed: dict, page: Page, tmp_path:
         up.stop()
         tiltpy("down", cwd=project)
         shutil.rmtree(project, ignore_errors=True)
+
+
+def test_cmd_button_click_in_the_browser_runs_its_command(page: Page, tmp_path: Path,
+                                                          upstream_extensions: Path) -> None:
+    """The real ext://uibutton's cmd_button with a text input: shown on its
+    resource, a click with a typed value runs the command with it, and the
+    output shows in the resource's log."""
+    project = tmp_path / "button"
+    project.mkdir()
+    (project / "Tiltfile").write_text(textwrap.dedent(f"""\
+        v1alpha1.extension_repo(name='default', url='{upstream_extensions.as_uri()}')
+        load('ext://uibutton', 'cmd_button', 'text_input')
+        local_resource('app', serve_cmd='sleep 3600')
+        cmd_button('greet', resource='app', argv=['sh', '-c', 'echo "greeting $WHO from a button"'],
+                   text='Greet', inputs=[text_input('WHO', label='Who', default='world')])
+        """))
+    up = Up(project, "--port", str(PORT))
+    base = f"http://localhost:{PORT}"
+    try:
+        up.wait_for(r"app\s*│ Starting serve_cmd", timeout=120)
+        open_dashboard(page, base + "/r/app/overview")
+        button = page.locator('.details [data-button="greet"]')
+        expect(button).to_be_visible(timeout=30_000)
+        button.get_by_label("Open Greet options").click()
+        form = page.get_by_role("dialog", name="Options for Greet")
+        form.get_by_label("Who").fill("the browser")
+        page.keyboard.press("Escape")
+        button.get_by_label("Trigger Greet").click()
+        up.wait_for(r"app\s*│ greeting the browser from a button", timeout=30)
+        expect(page.locator(".log-pane")).to_contain_text("greeting the browser from a button", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-cmd-button.png"))
+    finally:
+        up.stop()
