@@ -83,3 +83,23 @@ v1alpha1.cmd(name='btn-hello', args=['echo', 'hi'], start_on=v1alpha1.start_on_s
                                             "text": "Hello"}}
     assert objects["Cmd"]["spec"] == {"args": ["echo", "hi"], "dir": str(tmp_path),
                                       "startOn": {"startAfter": None, "uiButtons": ["hello"]}}
+
+
+def test_imports_only_what_loading_needs(tmp_path: Path) -> None:
+    """A dry load must stay quick: no web server, Docker client, HTTP clients,
+    event loop or engine imported for it."""
+    import subprocess
+    import sys
+
+    _write(tmp_path, "Dockerfile", "FROM busybox\n")
+    _write(tmp_path, "Tiltfile", "docker_build('app-image', '.')\nlocal_resource('x', 'true')\n")
+    probe = ("import sys\nfrom tiltpy.cli.main import main\n"
+             f"code = main(['alpha', 'tiltfile-result', '-f', {str(tmp_path / 'Tiltfile')!r}])\n"
+             "heavy = ('asyncio', 'docker', 'httpx', 'starlette', 'uvicorn', 'websockets', 'watchfiles',\n"
+             "         'urllib.request', 'tiltpy.engine', 'tiltpy.web', 'tiltpy.k8s.client', 'concurrent.futures')\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy\n"
+             "             or any(m.startswith(h + '.') for h in heavy)), file=sys.stderr)\n"
+             "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -1,12 +1,14 @@
 """Loading the Tiltfile the same way for every command."""
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
-from tiltpy.engine.logs import TILTFILE, LogSink
 from tiltpy.k8s.cluster import current_context
 from tiltpy.model.manifest import TiltfileResult
 from tiltpy.tiltfile.loader import LoadOptions, load_tiltfile
+
+if TYPE_CHECKING:  # the engine's log sink is only handed in by `up`; `alpha tiltfile-result` never loads it
+    from tiltpy.engine.logs import LogSink
 
 
 def load_options(subcommand: str, context: str, args: list[str]) -> LoadOptions:
@@ -17,6 +19,10 @@ def load_options(subcommand: str, context: str, args: list[str]) -> LoadOptions:
 
 async def load_and_report(path: str, options: LoadOptions, sink: LogSink) -> TiltfileResult:
     """Load in a worker thread (local() may run for a while) and log the outcome."""
+    import asyncio
+
+    from tiltpy.engine.logs import TILTFILE
+
     sink.log(TILTFILE, f"Loading Tiltfile at: {path}", build_event="init")
     result = await asyncio.to_thread(load_tiltfile, path, options)
     for line in result.logs:

@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("-f", "--file", default="Tiltfile")
     down.add_argument("--context", default="")
     sub.add_parser("version", help="print the version")
-    from tiltpy.cli.control import add_parsers
+    from tiltpy.cli.control_args import add_parsers
 
     add_parsers(sub)  # trigger, logs, get, describe, enable, disable, args: talk to a running up
     alpha = sub.add_parser("alpha", help="experimental commands")
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           resources=args.resources, tiltfile_args=tiltfile_args, context=args.context,
                           stream=getattr(args, "stream", True), timeout=getattr(args, "timeout", None),
                           update_mode=args.update_mode)
-        from tiltpy.cli.control import COMMANDS
+        from tiltpy.cli.control_args import COMMANDS
 
         if args.command in COMMANDS:
             from tiltpy.cli.control import run_control

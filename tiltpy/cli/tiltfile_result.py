@@ -79,6 +79,6 @@ def run_tiltfile_result(*, tiltfile: str, tiltfile_args: list[str]) -> int:
             print(line, file=sys.stderr)
         print(result.error, file=sys.stderr)
         return TILTFILE_ERROR_EXIT_CODE
-    json.dump(result_json(result), sys.stdout, indent=2, default=str)
-    print()
+    # One write: json.dump writes every token separately, a syscall each on an unbuffered stdout.
+    sys.stdout.write(json.dumps(result_json(result), indent=2, default=str) + "\n")
     return 0

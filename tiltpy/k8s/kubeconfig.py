@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: every command reads this
+
 
 class KubeconfigError(Exception):
     """The kubeconfig can't be read or names something it lacks; str() is for humans."""
@@ -72,7 +74,7 @@ def load(paths: list[str] | None = None) -> Kubeconfig:
     for path in paths:
         try:
             with open(path, encoding="utf-8") as f:
-                data = yaml.safe_load(f) or {}
+                data = yaml.load(f, Loader=_LOADER) or {}
         except FileNotFoundError:
             continue
         except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:

@@ -313,19 +313,32 @@ class TiltfileResult:
         raise KeyError(name)
 
 
+_STEP_TYPES = (InitialSync, FallBackOn, Sync, Run, RestartContainer, ExecAction, HTTPGetAction, TCPSocketAction)
+_JSON_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}  # per dataclass: (attribute, JSON key)
+
+
+def _json_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    fields = _JSON_FIELDS.get(cls)
+    if fields is None:
+        fields = _JSON_FIELDS[cls] = tuple(
+            (f.name, "".join(part.capitalize() for part in f.name.split("_"))) for f in dataclasses.fields(cls))
+    return fields
+
+
 def to_jsonable(value: Any) -> Any:
     """Dataclasses to dicts with Tilt-like capitalised keys, for `alpha tiltfile-result`."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {}
-        if isinstance(value, (InitialSync, FallBackOn, Sync, Run, RestartContainer, ExecAction, HTTPGetAction,
-                              TCPSocketAction)):
-            out["Step"] = type(value).__name__
-        for f in dataclasses.fields(value):
-            key = "".join(part.capitalize() for part in f.name.split("_"))
-            out[key] = to_jsonable(getattr(value, f.name))
-        return out
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or cls is float or value is None:
+        return value
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        if isinstance(value, _STEP_TYPES):
+            out["Step"] = cls.__name__
+        for name, key in _json_fields(cls):
+            out[key] = to_jsonable(getattr(value, name))
+        return out
     return value

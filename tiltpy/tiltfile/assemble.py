@@ -4,16 +4,15 @@ k8s_resource() adjustments."""
 from __future__ import annotations
 
 import collections
+import collections.abc
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiltpy.compose.config import dependency_order
 from tiltpy.image.dockerfile import RefIndex, parse_image_refs, ref_matches, ref_name
 from tiltpy.image.graph import CycleError, topo_sort
 from tiltpy.k8s.cluster import is_dev_context
 from tiltpy.k8s.objects import (
-    container_images,
     iter_containers,
     object_id,
     pod_template,
@@ -108,10 +107,19 @@ class _ImageUse:
         self._in_env = RefIndex((t.ref for t in by_declaration if t.match_in_env_vars), is_exact)
         self._position = {t.ref: i for i, t in enumerate(targets)}
         self._state = state
+        self._memo: dict[int, tuple[dict[str, Any], list[str]]] = {}
 
     def __call__(self, obj: dict[str, Any]) -> list[str]:
-        images = container_images(obj) + (locator_images(self._state, obj) if self._state is not None else [])
-        env_values = [env.get("value") for c in iter_containers(obj) for env in (c.get("env") or [])
+        memo = self._memo.get(id(obj))
+        if memo is None or memo[0] is not obj:
+            memo = self._memo[id(obj)] = (obj, self._compute(obj))
+        return list(memo[1])
+
+    def _compute(self, obj: dict[str, Any]) -> list[str]:
+        containers = list(iter_containers(obj))
+        images = [c["image"] for c in containers if isinstance(c.get("image"), str)]
+        images += locator_images(self._state, obj) if self._state is not None else []
+        env_values = [env.get("value") for c in containers for env in (c.get("env") or [])
                       if isinstance(env, dict) and isinstance(env.get("value"), str)]
         used: list[str] = []
         for image, index in [(i, self._all) for i in images] + [(v, self._in_env) for v in env_values]:
@@ -135,20 +143,31 @@ def _unique_names(objects: list[dict[str, Any]]) -> list[str]:
     return names
 
 
-def _split_workloads(state: TiltfileState, targets: list[ImageTarget]) -> tuple[list[_Draft], list[dict[str, Any]]]:
-    images_used = _ImageUse(targets, state)
+def _split_workloads(state: TiltfileState, images_used: _ImageUse) -> tuple[list[_Draft], list[dict[str, Any]]]:
     workloads = [o for o in state.k8s_objects
                  if images_used(o) or pod_template(o) is not None or is_kind_workload(state, o)]
     names = resource_names(state, workloads, _unique_names)  # workload_to_resource_function, else Tilt's names
     drafts = [_Draft(name=n, objects=[w], original_name=n) for n, w in zip(names, workloads)]
     rest = []
+    workload_ids = {id(w) for w in workloads}
+    # Drafts by each of their pod labels: a selector's first label narrows the
+    # candidates (usually to one), so attaching Services stays linear.
+    labels_of = [pod_template_labels(d.objects[0]) for d in drafts]
+    by_label: dict[tuple[str, Any], list[int]] = collections.defaultdict(list)
+    for i, labels in enumerate(labels_of):
+        for item in labels.items():
+            if isinstance(item[1], collections.abc.Hashable):
+                by_label[item].append(i)
     for obj in state.k8s_objects:
-        if any(obj is w for w in workloads):
+        if id(obj) in workload_ids:
             continue
         selector = selector_of(obj)
         owner = None
         if selector:
-            owner = next((d for d in drafts if selector_matches(selector, pod_template_labels(d.objects[0]))), None)
+            first = next(iter(selector.items()))
+            candidates = by_label.get(first, []) if isinstance(first[1], collections.abc.Hashable) \
+                else range(len(drafts))  # YAML of a strange shape: look at every draft
+            owner = next((drafts[i] for i in candidates if selector_matches(selector, labels_of[i])), None)
         if owner is not None:
             owner.objects.append(obj)
         else:
@@ -267,16 +286,23 @@ def _apply_resource_call(call: K8sResourceCall, drafts: list[_Draft], rest: list
         draft.discovery_strategy = call.discovery_strategy
 
 
-def _with_bases(used: list[str], ordered: list[ImageTarget]) -> tuple[ImageTarget, ...]:
-    by_ref = {t.ref: t for t in ordered}
-    needed: set[str] = set()
-    stack = list(used)
-    while stack:
-        ref = stack.pop()
-        if ref not in needed:
-            needed.add(ref)
-            stack.extend(by_ref[ref].image_deps)
-    return tuple(t for t in ordered if t.ref in needed)
+class _Bases:
+    """The image targets a resource builds: the ones it uses plus their bases,
+    in build order. Indexed once, so each resource costs what it uses."""
+
+    def __init__(self, ordered: list[ImageTarget]) -> None:
+        self._by_ref = {t.ref: t for t in ordered}
+        self._position = {t.ref: i for i, t in enumerate(ordered)}
+
+    def __call__(self, used: list[str]) -> tuple[ImageTarget, ...]:
+        needed: set[str] = set()
+        stack = list(used)
+        while stack:
+            ref = stack.pop()
+            if ref not in needed:
+                needed.add(ref)
+                stack.extend(self._by_ref[ref].image_deps)
+        return tuple(self._by_ref[ref] for ref in sorted(needed, key=self._position.__getitem__))
 
 
 def _add_local_manifests(state: TiltfileState, manifests: list[Manifest]) -> None:
@@ -318,12 +344,15 @@ def _merged_dc_resource_calls(state: TiltfileState) -> dict[str, DcResourceCall]
 
 def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], manifests: list[Manifest]) -> set[str]:
     consumed: set[str] = set()
+    with_bases = _Bases(targets)
     calls = _merged_dc_resource_calls(state)
     known = {(call.project.name, svc) for call in state.compose_calls for svc in call.project.services}
     for dc in state.dc_resource_calls:
         if not any(svc == dc.name and (not dc.project_name or proj == dc.project_name) for proj, svc in known):
             services = ", ".join(sorted(svc for _, svc in known)) or "none"
             raise TiltfileError(f'dc_resource: no Docker Compose service named "{dc.name}" (services: {services})')
+    if state.compose_calls:
+        from tiltpy.compose.config import dependency_order  # only Compose projects need it
     for call in state.compose_calls:
         project = call.project
         renamed = {c.name: c.new_name for c in state.dc_resource_calls
@@ -332,7 +361,7 @@ def _add_compose_manifests(state: TiltfileState, targets: list[ImageTarget], man
             dc = calls.get(service.name)
             wanted = (dc.image if dc is not None and dc.image else "") or service.image
             used = [t.ref for t in targets if wanted and ref_matches(t.ref, wanted)]
-            images = _with_bases(used, targets)
+            images = with_bases(used)
             consumed.update(t.ref for t in images)
             dc = calls.get(service.name)
             if dc is not None and dc.project_name and dc.project_name != project.name:
@@ -391,7 +420,8 @@ def _checked_resource_deps(manifests: list[Manifest], result: TiltfileResult) ->
 def assemble(state: TiltfileState, result: TiltfileResult) -> None:
     check_all_steps_used(state)
     targets = resolve_image_deps(state.image_targets)
-    drafts, rest = _split_workloads(state, targets)
+    images_used = _ImageUse(targets, state)
+    drafts, rest = _split_workloads(state, images_used)
     drafts = [_Draft(name=c.name, objects=[], original_name=c.name, custom_deploy=c)
               for c in extra(state).custom_deploys] + drafts  # k8s_custom_deploy() resources come first, as in Tilt
     every_object = [o for d in drafts for o in d.objects] + rest
@@ -401,11 +431,11 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
 
     manifests: list[Manifest] = []
     consumed: set[str] = set()
-    images_used = _ImageUse(targets, state)
+    with_bases = _Bases(targets)
     for order, draft in enumerate(drafts):
         used = [ref for obj in draft.objects for ref in images_used(obj)]
         deploy_refs = custom_deploy_image_refs(state, draft.custom_deploy, targets) if draft.custom_deploy else []
-        images = _with_bases(used + deploy_refs, targets)
+        images = with_bases(used + deploy_refs)
         consumed.update(t.ref for t in images)
         has_pods = any(pod_template(o) is not None for o in draft.objects) or draft.custom_deploy is not None
         readiness = draft.pod_readiness or kind_readiness(state, draft.objects) or ("wait" if has_pods else "ignore")
@@ -440,7 +470,8 @@ def assemble(state: TiltfileState, result: TiltfileResult) -> None:
     if rest:  # Tilt's order: Kubernetes, Compose, local, then the uncategorized objects
         manifests.append(Manifest(name=UNCATEGORIZED, k8s=K8sTarget(objects=tuple(rest), pod_readiness="ignore"),
                                   trigger_mode=state.default_trigger_mode, source_order=-1))
-    duplicates = sorted({m.name for m in manifests if sum(1 for o in manifests if o.name == m.name) > 1})
+    name_counts = collections.Counter(m.name for m in manifests)
+    duplicates = sorted(name for name, count in name_counts.items() if count > 1)
     if duplicates:
         raise TiltfileError(f"resource names must be unique; used more than once: {', '.join(duplicates)}")
 

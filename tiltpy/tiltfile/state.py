@@ -119,7 +119,8 @@ class LoadOptions:
 class TiltfileState:
     tiltfile: str
     options: LoadOptions
-    image_targets: list[ImageTarget] = field(default_factory=list)
+    image_targets: list[ImageTarget] = field(default_factory=list)  # add with add_image_target()
+    image_target_refs: set[str] = field(default_factory=set)  # their refs: the duplicate check
     k8s_objects: list[dict[str, Any]] = field(default_factory=list)
     k8s_object_ids: set[Any] = field(default_factory=set)  # ObjectIDs of k8s_objects: the duplicate check
     k8s_resource_calls: list[K8sResourceCall] = field(default_factory=list)
@@ -127,6 +128,7 @@ class TiltfileState:
     compose_calls: list[ComposeCall] = field(default_factory=list)
     dc_resource_calls: list[DcResourceCall] = field(default_factory=list)
     watched_files: list[str] = field(default_factory=list)
+    watched_set: set[str] = field(default_factory=set)  # the same paths, for the membership test
     logs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     allowed_k8s_contexts: list[str] = field(default_factory=list)
@@ -145,17 +147,25 @@ class TiltfileState:
     extra: dict[str, Any] = field(default_factory=dict)
     loader: Any = None  # the loader's evaluator: include(), load_dynamic(), hooks run after evaluation
 
+    def add_image_target(self, target: ImageTarget) -> None:
+        self.image_targets.append(target)
+        self.image_target_refs.add(target.ref)
+
+    def has_image_target(self, ref: object) -> bool:
+        return isinstance(ref, str) and ref in self.image_target_refs
+
     def watch(self, path: str) -> None:
         path = os.path.abspath(path)
-        if path not in self.watched_files:
+        if path not in self.watched_set:
             self.watched_files.append(path)
+            self.watched_set.add(path)
             if os.path.isdir(path):
                 self._watch_tree(path)
 
     def _watch_tree(self, root: str, limit: int = 500) -> None:
         """A directory is watched recursively (watch_file(dir), listdir(recursive=True),
         helm, kustomize): its files are listed too, so editing one reloads the Tiltfile."""
-        known = set(self.watched_files)
+        known = self.watched_set
         added = 0
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if d != ".git")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from tiltpy.compose.config import ComposeError, load_project
 from tiltpy.tiltfile.builtins.k8s import parse_labels, parse_link, parse_trigger_mode
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.state import ComposeCall, DcResourceCall
@@ -37,6 +36,8 @@ def docker_compose(ctx: FileContext, configPaths: Any, env_file: Any = None, pro
         ctx.state.watch(env_path)
     else:
         ctx.state.watch(os.path.join(os.path.dirname(paths[0]), ".env"))
+    from tiltpy.compose.config import ComposeError, load_project  # only Compose projects need it
+
     try:
         project = load_project(paths, project_name=as_str(fn, "project_name", project_name), env_file=env_path,
                                profiles=as_str_list(fn, "profiles", profiles), contents=inline)

@@ -5,7 +5,6 @@ import os
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-from tiltpy import children
 from tiltpy.tiltfile.builtins.dialect import go_str
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
 from tiltpy.tiltfile.values import as_bool, as_command, as_str
@@ -86,6 +85,8 @@ def local(
     shown = command_display(argv)
     if not echo_off:
         ctx.state.log(f"local: {shown}")
+    from tiltpy import children  # its thread pool and logging only when a command runs
+
     try:
         proc = children.run(
             argv, cwd=workdir, env={**os.environ, **extra_env}, input=stdin_text,

@@ -72,12 +72,12 @@ def custom_build(
         raise TiltfileError("Cannot specify both tag= and outputs_image_ref_to=")
     dep_paths = [abs_path(ctx, p) for p in _path_list(fn, "deps", deps)]
     image_dep_refs = [validate_ref(fn, r) for r in as_str_list(fn, "image_deps", image_deps)]
-    if any(t.ref == ref for t in ctx.state.image_targets):
+    if ctx.state.has_image_target(ref):
         raise TiltfileError(f'{fn}: image for ref "{ref}" has already been defined')
     for dep in dep_paths:
         if os.path.isdir(dep):
             ctx.state.watch(os.path.join(dep, ".dockerignore"))
-    ctx.state.image_targets.append(ImageTarget(
+    ctx.state.add_image_target(ImageTarget(
         ref=ref,
         context="-",
         dockerfile_path="",

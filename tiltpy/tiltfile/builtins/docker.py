@@ -86,7 +86,7 @@ def docker_build(
     if context_dir != "-":
         ctx.state.watch(os.path.join(context_dir, ".dockerignore"))
 
-    if any(t.ref == ref for t in ctx.state.image_targets):
+    if ctx.state.has_image_target(ref):
         raise TiltfileError(f'{name}: image for ref "{ref}" has already been defined')
 
     steps: tuple[LiveUpdateStep, ...] = validate_steps(name, live_update or [], ctx)
@@ -99,7 +99,7 @@ def docker_build(
         container_args_list = as_str_list(name, "container_args", container_args)
     else:
         container_args_list = []
-    ctx.state.image_targets.append(
+    ctx.state.add_image_target(
         ImageTarget(
             ref=ref,
             context=context_dir,

@@ -290,7 +290,7 @@ def live_update_step_kind(ctx: FileContext, step: Any) -> str:
 
 
 def has_image_target(ctx: FileContext, ref: Any) -> bool:
-    return any(t.ref == ref for t in ctx.state.image_targets)
+    return ctx.state.has_image_target(ref)
 
 
 def mark_restart(ctx: FileContext, ref: Any, restart_file: Any) -> None:

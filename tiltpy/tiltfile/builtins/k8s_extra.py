@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from tiltpy import children
 from tiltpy.image.dockerfile import ref_matches
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
 from tiltpy.model.manifest import ImageLocator, ImageTarget, K8sCustomDeploy
@@ -300,9 +299,9 @@ def k8s_custom_deploy(ctx: FileContext, name: Any, apply_cmd: Any, delete_cmd: A
         if not image_selector and not container_selector:
             raise TiltfileError("k8s_custom_deploy: no Live Update selector specified")
         live_ref = validate_ref(fn, image_selector) if image_selector else f"k8s_custom_deploy:{name}"
-        if any(t.ref == live_ref for t in state.image_targets):
+        if state.has_image_target(live_ref):
             raise TiltfileError(f'{fn}: image for ref "{live_ref}" has already been defined')
-        state.image_targets.append(ImageTarget(
+        state.add_image_target(ImageTarget(
             ref=live_ref, context="-", dockerfile_path="", dockerfile_contents="", live_update=steps,
             live_update_only=True, container_selector=container_selector,
         ))
@@ -418,6 +417,8 @@ def _run_tool(ctx: FileContext, argv: list[str], cwd: str, log_command: bool = T
     shown = command_display(argv)
     if log_command:
         ctx.state.log(f"{prefix} {shown}")
+    from tiltpy import children  # its thread pool and logging only when a command runs
+
     try:
         proc = children.run(argv, cwd=cwd, capture_output=True, text=True, errors="replace",
                             stdin=subprocess.DEVNULL)
