@@ -483,11 +483,11 @@ def test_websocket_retries_once_after_401(tmp_path: Path) -> None:
 
 def test_pod_watch_forbidden_is_the_resources_error_logged_once(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from tiltpy.engine import pod_monitor
     from tiltpy.engine.pod_monitor import PodMonitor
+    from tiltpy.k8s import pod_watch
     from tiltpy.model.manifest import K8sTarget, Manifest
 
-    monkeypatch.setattr(pod_monitor, "_WATCH_RETRY_MIN", 0.05)
+    monkeypatch.setattr(pod_watch, "RETRY_MIN", 0.05)
     path = write_kubeconfig(tmp_path / "config", {"token": "good"})
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": []}}
     manifest = Manifest(name="res", k8s=K8sTarget(objects=(pod,)))
@@ -497,11 +497,14 @@ def test_pod_watch_forbidden_is_the_resources_error_logged_once(tmp_path: Path,
         async with fake as url:
             client = K8sClient(connection(path, url))
             logs: list[str] = []
-            monitor = PodMonitor(client, manifest, ["ns1"], log=logs.append, on_change=lambda: None, host="")
+            watches = pod_watch.PodWatches(client)
+            monitor = PodMonitor(client, manifest, ["ns1"], log=logs.append, on_change=lambda: None,
+                                 watches=watches)
             await monitor.start()
             while len(fake.requests) < 3:  # a few retries, backing off
                 await asyncio.sleep(0.05)
             await monitor.stop()
+            assert watches.watching == []  # the namespace's watch ended with its last subscriber
             await client.close()
             return logs, monitor.state.status + ": " + monitor.state.error
 

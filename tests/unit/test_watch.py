@@ -294,6 +294,37 @@ def test_inotify_overflow_is_a_rescan_and_watching_goes_on(tmp_path: Path) -> No
     asyncio.run(run())
 
 
+def test_inotify_hands_over_a_completed_write_at_once_when_eager(tmp_path: Path) -> None:
+    """A file written and closed (or renamed into place) whose change needs
+    only a sync goes without the quiet window; a batch holding a deletion,
+    or a path the test refuses, waits for quiet."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "gone.txt").write_text("x")
+
+    async def run() -> list[float]:
+        batches = Batches()
+        watcher = InotifyWatcher(batches, is_ignored_dir=lambda p: False, quiet_ms=400,
+                                 eager=lambda p: not p.endswith(".slow"))
+        watcher.start([str(root)])
+        loop = asyncio.get_running_loop()
+        took = []
+        for action in (lambda: (root / "a.txt").write_text("1"),  # truncate, write, close: at once
+                       lambda: ((root / "b.tmp").write_text("2"), (root / "b.tmp").rename(root / "b.txt")),
+                       lambda: (root / "c.slow").write_text("3"),  # the test says no: quiet window
+                       lambda: ((root / "gone.txt").unlink(), (root / "d.txt").write_text("4"))):
+            start = loop.time()
+            action()
+            await batches.quiet(0.6)
+            took.append(loop.time() - start)
+        watcher.close()
+        return [t - 0.6 for t in took]  # minus the quiet() wait itself
+
+    fast_write, fast_rename, slow, with_deletion = asyncio.run(run())
+    assert fast_write < 0.2 and fast_rename < 0.2, (fast_write, fast_rename)
+    assert slow >= 0.35 and with_deletion >= 0.35, (slow, with_deletion)
+
+
 def _limit_watches(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
     """inotify_add_watch fails with ENOSPC after `limit` watches (the system
     limit is shared with everything else on the machine: not ours to lower)."""

@@ -14,6 +14,7 @@ from tiltpy.image.docker_builder import DockerBuilder, DockerUnavailable, connec
 from tiltpy.k8s.client import ClusterError, K8sClient
 from tiltpy.k8s.cluster import shares_local_docker
 from tiltpy.k8s.connection import ClusterConnectionError, load_connection
+from tiltpy.k8s.pod_watch import PodWatches
 from tiltpy.liveupdate.updaters import ContainerUpdater, DockerUpdater, ExecUpdater, updater_kind
 from tiltpy.model.manifest import Manifest, TiltfileResult
 
@@ -21,14 +22,18 @@ Log = Callable[[str], None]
 
 
 class Connections:
-    def __init__(self, context_override: str = "", update_mode: str = "auto") -> None:
+    def __init__(self, context_override: str = "", update_mode: str = "auto",
+                 report: Callable[[str, BaseException], None] = lambda what, err: None) -> None:
         self.context_override = context_override
         self.update_mode = update_mode
+        self.report = report  # a bug in something the shared pod watches call
         self.builder: DockerBuilder | None = None
         self.compose: ComposeCLI | None = None
         self.k8s: K8sClient | None = None
+        self.pod_watches: PodWatches | None = None  # one pod watch per namespace, for every resource
         self.deploy_target: DeployTarget | None = None
         self.updater: ContainerUpdater | None = None
+        self._compose_updater: DockerUpdater | None = None  # kept: it holds the containers' open sessions
 
     # What a resource asks for; a missing connection is a clear error, not an assert.
     def need_builder(self) -> DockerBuilder:
@@ -41,6 +46,11 @@ class Connections:
             raise NotConnected("no Kubernetes cluster connection")
         return self.k8s
 
+    def need_pod_watches(self) -> PodWatches:
+        if self.pod_watches is None:
+            raise NotConnected("no Kubernetes cluster connection")
+        return self.pod_watches
+
     def need_compose(self) -> ComposeCLI:
         if self.compose is None:
             raise NotConnected("no Docker Compose")
@@ -50,7 +60,9 @@ class Connections:
         """How live updates reach this resource's containers: Compose's through
         the Docker Engine, Kubernetes' as chosen for the cluster."""
         if manifest.compose is not None and self.builder is not None:
-            return DockerUpdater(self.builder.client)
+            if self._compose_updater is None:
+                self._compose_updater = DockerUpdater(self.builder.client)
+            return self._compose_updater
         if self.updater is None:
             raise NotConnected("no way to reach containers for live updates")
         return self.updater
@@ -104,6 +116,7 @@ class Connections:
             await k8s.close()
             raise EngineFailure(f"Kubernetes cluster unreachable: {err}") from None
         self.k8s = k8s
+        self.pod_watches = PodWatches(k8s, self.report)
         log(f"Kubernetes context {conn.context} (server {version}); {self.deploy_target.describe()}")
 
     def _choose_updater(self, log: Log) -> None:
@@ -117,5 +130,10 @@ class Connections:
         log(f"Kubernetes: live updates via {'the Docker Engine' if kind == 'docker' else 'exec'}")
 
     async def close(self) -> None:
+        for updater in (self.updater, self._compose_updater):
+            if updater is not None:
+                await updater.close()
+        if self.pod_watches is not None:
+            await self.pod_watches.close()
         if self.k8s is not None:
             await self.k8s.close()

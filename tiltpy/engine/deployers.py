@@ -1,12 +1,13 @@
 """Deploying a resource, one class per kind behind one interface: Kubernetes
 YAML, k8s_custom_deploy, a Docker Compose service, a local resource.
 
-`deploy` makes the resource run what its images and definition say (apply,
-`compose up`, run cmd / restart serve_cmd) and leaves a runtime monitor on
-the resource (its pods, container or process); `undeploy` stops the monitor
-and removes what was deployed (a disabled resource, or one the Tiltfile no
-longer declares). Both raise on failure; the engine's error boundary turns
-that into the resource's error."""
+`prepare` readies what can be ready before the first build (a Kubernetes
+resource's port-forward listeners); `deploy` makes the resource run what its
+images and definition say (apply, `compose up`, run cmd / restart serve_cmd)
+and leaves a runtime monitor on the resource (its pods, container or
+process); `undeploy` stops the monitor and removes what was deployed (a
+disabled resource, or one the Tiltfile no longer declares). They raise on
+failure; the engine's error boundary turns that into the resource's error."""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +16,7 @@ from typing import Callable, Protocol
 
 from tiltpy.compose.monitor import ComposeMonitor
 from tiltpy.engine.connections import Connections
+from tiltpy.engine.forwards import ResourceForwards, forwards_key
 from tiltpy.engine.k8s_deploy import apply_objects, delete_objects, objects_to_apply
 from tiltpy.engine.local_runner import CommandFailure, ServeProcess, run_capturing, run_cmd
 from tiltpy.engine.logs import LogSink
@@ -38,8 +40,14 @@ class DeployContext:
     def runtime_log(self, res: ResourceState) -> Log:
         return self.sink.logger(res.name, "runtime")
 
+    def runtime_log_lines(self, res: ResourceState) -> Callable[[list[str]], None]:
+        sink, name = self.sink, res.name
+        return lambda texts: sink.log_lines(name, texts, "runtime")
+
 
 class Deployer(Protocol):
+    async def prepare(self, res: ResourceState) -> None: ...
+
     async def deploy(self, res: ResourceState, log: Log) -> None: ...
 
     async def undeploy(self, res: ResourceState, log: Log) -> None: ...
@@ -51,32 +59,72 @@ async def stop_monitor(res: ResourceState) -> None:
         await monitor.stop()
 
 
+async def stop_forwards(res: ResourceState) -> None:
+    forwards, res.forwards = res.forwards, None
+    if forwards is not None:
+        await forwards.stop()
+
+
+async def ensure_forwards(ctx: DeployContext, res: ResourceState, namespace: str) -> ResourceForwards | None:
+    """The resource's port-forward listeners for its current definition:
+    kept while that stays the same, opened anew when it changes."""
+    k8s = ctx.conns.k8s
+    if k8s is None or res.manifest.k8s is None or not res.manifest.k8s.port_forwards:
+        await stop_forwards(res)
+        return None
+    key = forwards_key(res.manifest, namespace, ctx.host)
+    if res.forwards is not None and res.forwards.key == key:
+        return res.forwards
+    await stop_forwards(res)
+    forwards = ResourceForwards(k8s.conn, res.manifest, namespace, ctx.host, ctx.runtime_log(res))
+    res.forwards = forwards
+    await forwards.start()
+    return forwards
+
+
+def pod_namespaces(manifest: Manifest, default: str) -> list[str]:
+    """The namespaces of the resource's pod templates, in YAML order."""
+    namespaces: list[str] = []
+    for obj in manifest.k8s.objects if manifest.k8s else ():
+        if pod_template(obj) is not None:
+            ns = object_id(obj).namespace or default
+            if ns not in namespaces:
+                namespaces.append(ns)
+    return namespaces
+
+
 class KubernetesDeployer:
     def __init__(self, ctx: DeployContext) -> None:
         self.ctx = ctx
+
+    async def prepare(self, res: ResourceState) -> None:
+        """Listen on the port-forwards now: connections wait for the pod."""
+        k8s = self.ctx.conns.k8s
+        if k8s is not None:
+            namespaces = pod_namespaces(res.manifest, k8s.namespace) or [k8s.namespace]
+            await ensure_forwards(self.ctx, res, namespaces[0])
 
     async def deploy(self, res: ResourceState, log: Log) -> None:
         k8s = self.ctx.conns.need_k8s()
         assert res.manifest.k8s is not None
         objects = objects_to_apply(res.manifest, res.images)
+        namespaces = pod_namespaces(res.manifest, k8s.namespace)
+        forwards = await ensure_forwards(self.ctx, res, (namespaces or [k8s.namespace])[0])
         await apply_objects(k8s, objects, log)
         hashes: set[str] = set()
-        namespaces: list[str] = []
         for obj in objects:
             template = pod_template(obj)
             if template is not None and template is not obj:
                 hashes.add(((template.get("metadata") or {}).get("labels") or {}).get(TEMPLATE_HASH_LABEL, ""))
-            if template is not None:
-                ns = object_id(obj).namespace or k8s.namespace
-                if ns not in namespaces:
-                    namespaces.append(ns)
         if not res.manifest.k8s.has_pods():
             return
         monitor = res.monitor
-        if not isinstance(monitor, PodMonitor) or monitor.manifest != res.manifest:
+        if not isinstance(monitor, PodMonitor) or monitor.manifest != res.manifest or monitor.forwards is not forwards:
             await stop_monitor(res)
             monitor = PodMonitor(k8s, res.manifest, namespaces, log=self.ctx.runtime_log(res),
-                                 on_change=lambda: self.ctx.on_runtime_change(res), host=self.ctx.host)
+                                 on_change=lambda: self.ctx.on_runtime_change(res),
+                                 watches=self.ctx.conns.need_pod_watches(), forwards=forwards,
+                                 log_lines=self.ctx.runtime_log_lines(res))
             res.monitor = monitor
             monitor.expect(hashes)
             await monitor.start()
@@ -85,6 +133,7 @@ class KubernetesDeployer:
 
     async def undeploy(self, res: ResourceState, log: Log) -> None:
         await stop_monitor(res)
+        await stop_forwards(res)
         if res.manifest.k8s is not None and self.ctx.conns.k8s is not None:
             await delete_objects(self.ctx.conns.k8s, list(res.manifest.k8s.objects), log)
 
@@ -121,14 +170,20 @@ class CustomDeployer:
         log(f"  apply_cmd reported {len(objects)} object(s)")
         if not selector or res.monitor is not None:
             return
+        forwards = await ensure_forwards(self.ctx, res, namespaces[0])
         monitor = PodMonitor(k8s, res.manifest, namespaces, log=self.ctx.runtime_log(res),
-                             on_change=lambda: self.ctx.on_runtime_change(res), host=self.ctx.host,
-                             selector=selector)
+                             on_change=lambda: self.ctx.on_runtime_change(res),
+                             watches=self.ctx.conns.need_pod_watches(), forwards=forwards, selector=selector,
+                             log_lines=self.ctx.runtime_log_lines(res))
         res.monitor = monitor
         await monitor.start()
 
+    async def prepare(self, res: ResourceState) -> None:
+        pass  # its pods' namespace is known only from what apply_cmd prints
+
     async def undeploy(self, res: ResourceState, log: Log) -> None:
         await stop_monitor(res)
+        await stop_forwards(res)
         spec = res.manifest.k8s.custom_deploy if res.manifest.k8s else None
         if spec is not None and spec.delete_cmd:
             await run_capturing(spec.delete_cmd, spec.delete_dir, dict(spec.delete_env), log)
@@ -137,6 +192,9 @@ class CustomDeployer:
 class ComposeDeployer:
     def __init__(self, ctx: DeployContext) -> None:
         self.ctx = ctx
+
+    async def prepare(self, res: ResourceState) -> None:
+        pass
 
     async def deploy(self, res: ResourceState, log: Log) -> None:
         target = res.manifest.compose
@@ -167,6 +225,9 @@ class LocalDeployer:
     def __init__(self, ctx: DeployContext) -> None:
         self.ctx = ctx
 
+    async def prepare(self, res: ResourceState) -> None:
+        pass
+
     async def deploy(self, res: ResourceState, log: Log) -> None:
         target = res.manifest.local
         assert target is not None
@@ -190,6 +251,9 @@ class LocalDeployer:
 
 class NoDeploy:
     """A resource that only builds images (or declares nothing to run)."""
+
+    async def prepare(self, res: ResourceState) -> None:
+        pass
 
     async def deploy(self, res: ResourceState, log: Log) -> None:
         pass

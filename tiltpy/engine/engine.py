@@ -80,7 +80,8 @@ class Engine:
         self.sink = sink
         self._reload = reload
         self.resources: dict[str, ResourceState] = {}
-        self.conns = Connections(options.context_override, options.update_mode)
+        self.conns = Connections(options.context_override, options.update_mode,
+                                 report=lambda what, err: self._log_exception(TILTFILE, what, err))
         self.builds = ImageBuilds(self.conns)
         self.store = ObjectStore()
         self.controllers = ControllerManager(self.store, self.sink.log)
@@ -254,6 +255,10 @@ class Engine:
         if monitor is not None:
             with contextlib.suppress(Exception):
                 await monitor.stop()
+        forwards, res.forwards = res.forwards, None
+        if forwards is not None:
+            with contextlib.suppress(Exception):
+                await forwards.stop()
 
     # -- the error boundary ---------------------------------------------------
     async def _guarded(self, res: ResourceState, record: BuildRecord | None, what: str,
@@ -280,6 +285,11 @@ class Engine:
 
     # -- the per-resource loop ----------------------------------------------
     async def _resource_loop(self, res: ResourceState) -> None:
+        # Port-forward listeners open now: a client that connects during the
+        # build waits for the pod instead of being refused.
+        if res.manifest.auto_init:
+            await self._guarded(res, None, "port-forwards",
+                                lambda: deployer_for(res.manifest, self._deploy).prepare(res))
         if res.manifest.auto_init:
             await self._wait_for_deps(res)
             async with self._update_slot(res):
@@ -590,6 +600,33 @@ class Engine:
                 res.pending_files |= owned
                 res.wake.set()
 
+    def _needs_only_a_sync(self, path: str) -> bool:
+        """Whether a change to `path` needs at most a live update of running
+        resources (no Tiltfile reload, image build or local command): then the
+        watcher hands it over as soon as the file is written, and the sync
+        starts without the quiet window. Files changed while it runs are the
+        next batch, applied after it, so the last write always wins."""
+        watch = self._watch
+        if watch is None:
+            return False
+        config, other = watch.split([path])
+        if config:
+            return False
+        if not other:
+            return True  # ignored: it changes nothing
+        for res in self.resources.values():
+            manifest = res.manifest
+            if manifest.local is not None and watch.local_owns(res.name, path):
+                return False
+            if not any(watch.target_files[t.ref].owns(path) for t in manifest.image_targets):
+                continue
+            if not res.first_update_done:
+                return False  # its first build is to come: that takes the file
+            plan = plan_update(manifest, {path}, watch.target_files, set())
+            if plan.is_rebuild:
+                return False
+        return True
+
     def _restart_watcher(self) -> None:
         """A new watcher for the current Tiltfile result (tiltpy.watch picks
         inotify or watchfiles, TILTPY_WATCHER overrides)."""
@@ -599,7 +636,8 @@ class Engine:
         self._watch = ProjectWatch(self.result)
         try:
             watcher = create_watcher(self.on_file_batch, is_ignored_dir=self._watch.is_ignored_dir,
-                                     quiet_ms=WATCH_QUIET_MS, on_warning=self._watch_warning)
+                                     quiet_ms=WATCH_QUIET_MS, on_warning=self._watch_warning,
+                                     eager=self._needs_only_a_sync)
             watcher.start(self._watch.roots())
         except WatchError as err:
             self.sink.log(TILTFILE, f"WARNING: file watching is off: {err}")

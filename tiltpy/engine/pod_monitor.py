@@ -1,22 +1,24 @@
 """Follows the pods of one Kubernetes resource after it is deployed: their
-readiness and crashes (the resource's runtime status), their logs, and the
-port-forwards, which always point at the newest ready pod.
+readiness and crashes (the resource's runtime status), their logs, and where
+its port-forwards point (the newest ready pod).
 
-Driven by a watch on the resource's pod label; no polling."""
+Driven by the namespace's shared pod watch (k8s/pod_watch.py), which hands
+this monitor the pods carrying its labels; no polling, and no watch of its
+own. Readiness is decided on the event that reports it."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from typing import Any, Callable
 
+from tiltpy.engine.forwards import ResourceForwards
 from tiltpy.k8s.client import ClusterError, Forbidden, K8sClient
 from tiltpy.k8s.log_cursor import LogCursor
-from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, iter_containers, resource_label
-from tiltpy.k8s.portforward import PortForward as PortForwarder
+from tiltpy.k8s.objects import RESOURCE_LABEL, TEMPLATE_HASH_LABEL, resource_label
+from tiltpy.k8s.pod_watch import PodWatches
 from tiltpy.model.manifest import Manifest
 from tiltpy.model.runtime import RuntimeState
 
-_WATCH_RETRY_MIN, _WATCH_RETRY_MAX = 2.0, 30.0
 # Waiting reasons that mean the container will not start without a change.
 _FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError",
                   "InvalidImageName", "CreateContainerError", "RunContainerError", "ErrImageNeverPull"}
@@ -52,95 +54,93 @@ def pod_problem(pod: dict[str, Any]) -> str:
     return ""
 
 
+def parse_selector(text: str) -> dict[str, str]:
+    """'a=b,c=d' (equality terms only, as matchLabels give) → {'a': 'b', 'c': 'd'}."""
+    out = {}
+    for term in text.split(","):
+        key, _, value = term.partition("=")
+        if key.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
 class PodMonitor:
     def __init__(self, client: K8sClient, manifest: Manifest, namespaces: list[str], *,
-                 log: Callable[[str], None], on_change: Callable[[], None], host: str,
-                 selector: str = "") -> None:
+                 log: Callable[[str], None], on_change: Callable[[], None], watches: PodWatches,
+                 forwards: ResourceForwards | None = None, selector: str = "",
+                 log_lines: Callable[[list[str]], None] | None = None) -> None:
         self.client = client
         # Our own label on the pods we deployed; k8s_custom_deploy's pods carry
         # only their workload's labels, so the caller passes those instead.
-        self.selector = selector or f"{RESOURCE_LABEL}={resource_label(manifest.name)}"
+        self.selector = parse_selector(selector) if selector else {RESOURCE_LABEL: resource_label(manifest.name)}
         self.manifest = manifest
         self.namespaces = namespaces or [client.namespace]
         self.log = log
+        self.log_lines = log_lines or self._log_each
         self.on_change = on_change
-        self.host = host
+        self.watches = watches
+        self.forwards = forwards
         self.state = RuntimeState()
         self.template_hashes: set[str] = set()
         self._pods: dict[str, dict[str, Any]] = {}
         self._log_tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self.forwards: list[PortForwarder] = []
-        self._forward_names: dict[int, str] = {}
+        self._watch_errors: dict[str, str] = {}  # namespace -> the failure last logged
+        self._started = False
+
+    def _log_each(self, texts: list[str]) -> None:
+        for text in texts:
+            self.log(text)
 
     async def start(self) -> None:
-        assert self.manifest.k8s is not None
-        for pf in self.manifest.k8s.port_forwards:
-            host = _bind_host(pf.host or self.host)
-            container_port = pf.container_port or _first_container_port(self.manifest) or pf.local_port
-            forwarder = PortForwarder(self.client.conn, self.namespaces[0], pf.local_port,
-                                      container_port, host=host,
-                                      log=lambda msg: self.log(f"port-forward: {msg}"))
-            self._forward_names[id(forwarder)] = f"{host}:{pf.local_port} -> container port {container_port}"
-            try:
-                await forwarder.start()
-            except OSError as err:
-                self.log(f"ERROR: cannot forward port {pf.local_port}: {err}")
-                continue
-            self.forwards.append(forwarder)
+        self._started = True
         for namespace in self.namespaces:
-            self._tasks.append(asyncio.create_task(self._watch(namespace)))
+            self.watches.subscribe(namespace, self)
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *self._log_tasks.values()]:
+        if self._started:
+            self._started = False
+            for namespace in self.namespaces:
+                await self.watches.unsubscribe(namespace, self)
+        tasks = list(self._log_tasks.values())
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._log_tasks.values()]:
+        for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        for forwarder in self.forwards:
-            await forwarder.stop()
 
     def expect(self, template_hashes: set[str]) -> None:
         """A new rollout was applied: only pods of these templates count now."""
         self.template_hashes = template_hashes
         self._evaluate()
 
-    async def _watch(self, namespace: str) -> None:
-        selector = self.selector
-        path = f"/api/v1/namespaces/{namespace}/pods"
-        retry_in, last_error = _WATCH_RETRY_MIN, ""
-        while True:
-            try:
-                pods, version = await self.client.list_pods(namespace, selector)
-                retry_in, last_error = _WATCH_RETRY_MIN, ""
-                self._pods = {k: v for k, v in self._pods.items() if not k.startswith(namespace + "/")}
-                for pod in pods:
-                    self._pods[f"{namespace}/{pod['metadata']['name']}"] = pod
-                self._evaluate()
-                async for event in self.client.watch(path, {"labelSelector": selector, "resourceVersion": version}):
-                    kind, pod = event.get("type"), event.get("object") or {}
-                    if kind == "BOOKMARK":
-                        continue
-                    if kind == "ERROR":
-                        break  # e.g. resourceVersion too old: list again
-                    key = f"{namespace}/{pod['metadata']['name']}"
-                    if kind == "DELETED":
-                        self._pods.pop(key, None)
-                    else:
-                        self._pods[key] = pod
-                    self._evaluate()
-            except asyncio.CancelledError:
-                raise
-            except ClusterError as err:
-                if str(err) != last_error:  # a lasting problem is logged once, not every retry
-                    self.log(f"WARNING: watching pods: {err}; retrying")
-                    last_error = str(err)
-                if isinstance(err, Forbidden):  # RBAC: without the pods there is no readiness to wait for
-                    self.state.status, self.state.error = "error", f"cannot watch pods in namespace {namespace}: {err}"
-                    self.on_change()
-                await asyncio.sleep(retry_in)
-                retry_in = min(retry_in * 2, _WATCH_RETRY_MAX)
+    # -- what the shared watch tells -------------------------------------------
+    def pods_listed(self, namespace: str, pods: list[dict[str, Any]]) -> None:
+        self._recovered(namespace)
+        self._pods = {k: v for k, v in self._pods.items() if not k.startswith(namespace + "/")}
+        for pod in pods:
+            self._pods[f"{namespace}/{pod['metadata']['name']}"] = pod
+        self._evaluate()
 
+    def pod_event(self, namespace: str, kind: str, pod: dict[str, Any]) -> None:
+        key = f"{namespace}/{pod['metadata']['name']}"
+        if kind == "DELETED":
+            self._pods.pop(key, None)
+        else:
+            self._pods[key] = pod
+        self._evaluate()
+
+    def watch_failed(self, namespace: str, err: ClusterError) -> None:
+        if str(err) != self._watch_errors.get(namespace):  # a lasting problem is logged once, not every retry
+            self.log(f"WARNING: watching pods: {err}; retrying")
+            self._watch_errors[namespace] = str(err)
+        if isinstance(err, Forbidden):  # RBAC: without the pods there is no readiness to wait for
+            self.state.status, self.state.error = "error", f"cannot watch pods in namespace {namespace}: {err}"
+            self.on_change()
+
+    def _recovered(self, namespace: str) -> None:
+        self._watch_errors.pop(namespace, None)
+
+    # -- state ------------------------------------------------------------------
     def running_containers(self, image: str) -> list[tuple[str, str, str, str]]:
         """(namespace, pod, container, container ID) of each running container
         that runs `image`, in the pods of the latest rollout."""
@@ -167,6 +167,8 @@ class PodMonitor:
         return pods
 
     def _evaluate(self) -> None:
+        if not self._started:
+            return
         current = self._current_pods()
         for pod in current:  # pods of older rollouts (or an earlier run) are not this resource's logs
             self._ensure_log_streams(pod)
@@ -188,17 +190,14 @@ class PodMonitor:
         self.state.pod_phase = ((newest or {}).get("status") or {}).get("phase", "")
         self.state.restarts = sum(cs.get("restartCount", 0) for cs in
                                   ((newest or {}).get("status") or {}).get("containerStatuses") or [])
-        for forwarder in self.forwards:
-            name = target["metadata"]["name"] if target else None
-            if forwarder.pod != name:
-                forwarder.set_pod(name)
-                if name:
-                    self.log(f"Forwarding {self._forward_names[id(forwarder)]} of pod {name}")
+        if self.forwards is not None:
+            self.forwards.set_pod(target["metadata"]["name"] if target else None)
         if old != (self.state.status, self.state.error, self.state.pod):
             if problem and old[1] != problem:
                 self.log(f"ERROR: {problem}")
             self.on_change()
 
+    # -- logs -------------------------------------------------------------------
     def _ensure_log_streams(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         for cs in ((pod.get("status") or {}).get("initContainerStatuses") or []) + \
@@ -225,18 +224,22 @@ class PodMonitor:
         said = ""
         while True:
             try:
-                async for line in self.client.stream_logs(namespace, pod, container, since_time=cursor.since_time(),
-                                                          timestamps=True):
-                    text = cursor.accept(line)
-                    if text is None:
-                        continue
-                    if text is line:  # no timestamp: the kubelet's own message ("unable to retrieve ...")
-                        if text != said:
-                            self.log(prefix + text)
-                            said = text
-                        continue
-                    self.log(prefix + text)
-                    delay, said = 0.5, ""
+                async for batch in self.client.stream_log_batches(namespace, pod, container,
+                                                                  since_time=cursor.since_time(), timestamps=True):
+                    shown: list[str] = []
+                    for line in batch:
+                        text = cursor.accept(line)
+                        if text is None:
+                            continue
+                        if text is line:  # no timestamp: the kubelet's own message ("unable to retrieve ...")
+                            if text != said:
+                                shown.append(prefix + text)
+                                said = text
+                            continue
+                        shown.append(prefix + text if prefix else text)
+                        delay, said = 0.5, ""
+                    if shown:
+                        self.log_lines(shown)
             except Forbidden as err:
                 self.log(f"WARNING: cannot stream the logs of pod {pod}: {err}")
                 return
@@ -263,17 +266,3 @@ class PodMonitor:
     def _containers_of(self, namespace: str, pod: str) -> list[str]:
         spec = (self._pods.get(f"{namespace}/{pod}") or {}).get("spec") or {}
         return [c.get("name", "") for c in spec.get("containers") or []]
-
-
-def _first_container_port(manifest: Manifest) -> int | None:
-    """Tilt forwards to the first declared containerPort when none is given."""
-    for obj in manifest.k8s.objects if manifest.k8s else ():
-        for container in iter_containers(obj):
-            for port in container.get("ports") or []:
-                if isinstance(port, dict) and port.get("containerPort"):
-                    return int(port["containerPort"])
-    return None
-
-
-def _bind_host(host: str) -> str:
-    return "127.0.0.1" if host in ("", "localhost") else host

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiltpy.model.images import BuiltImage
+from tiltpy.engine.forwards import ResourceForwards
 from tiltpy.engine.pod_monitor import PodMonitor  # or ComposeMonitor / ServeProcess: same shape
 from tiltpy.model.manifest import TRIGGER_MODE_MANUAL, Manifest
 
@@ -48,6 +49,7 @@ class ResourceState:
     builds: list[BuildRecord] = field(default_factory=list)
     images: dict[str, BuiltImage] = field(default_factory=dict)
     monitor: PodMonitor | Any | None = None
+    forwards: ResourceForwards | None = None  # a Kubernetes resource's port-forwards, open from its start
     ready_once: bool = False
     first_update_done: bool = False
     # Work queued for the resource's loop.

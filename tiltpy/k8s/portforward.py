@@ -6,7 +6,17 @@ starts with a channel byte; channel 0 carries the port's data, channel 1 its
 error text. The first frame the server sends on each channel is the port
 number (uint16, little-endian), not payload. The protocol has no way to
 half-close the data channel (that arrived with v5 in Kubernetes 1.30), so a
-client's EOF can't be passed on to the pod."""
+client's EOF can't be passed on to the pod.
+
+Two waits are taken off a connection's path: the listener is up before any
+pod is ready, and a connection made meanwhile waits for one (instead of
+being refused); and one websocket to the current pod is kept ready (a
+spare), so a new connection starts moving bytes at once rather than after a
+websocket handshake (~20 ms). Opening a websocket makes the kubelet connect
+to the pod's port, so the spare is an idle connection the app sees; it is
+replaced after each use and when the pod changes, and a spare the pod
+closed is noticed when the next connection wants it (which then opens its
+own)."""
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +27,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.protocol import State
 
 from tiltpy.k8s.connection import ClusterConnection, open_websocket
 from tiltpy.k8s.credentials import CredentialsError
@@ -36,7 +47,7 @@ class PortForward:
     set_pod(). A failing connection is closed alone and logged in one line."""
 
     def __init__(self, conn: ClusterConnection, namespace: str, local_port: int, container_port: int, *,
-                 host: str = "127.0.0.1", log: Callable[[str], None] = print) -> None:
+                 host: str = "127.0.0.1", log: Callable[[str], None] = print, spare: bool = True) -> None:
         self._conn = conn
         self._namespace = namespace
         self._local_port = local_port
@@ -44,8 +55,11 @@ class PortForward:
         self._host = host
         self._log = log
         self._pod: str | None = None
+        self._has_pod = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._keep_spare = spare
+        self._spare: tuple[str, asyncio.Task[ClientConnection]] | None = None  # (pod, its opening)
 
     @property
     def pod(self) -> str | None:
@@ -53,8 +67,66 @@ class PortForward:
 
     def set_pod(self, pod_name: str | None) -> None:
         # Only new connections see the change; live ones keep their websocket
-        # (and end by themselves when the old pod goes away).
+        # (and end by themselves when the old pod goes away). Connections
+        # waiting for a pod go on now.
+        if pod_name == self._pod:
+            return
         self._pod = pod_name
+        self._drop_spare()
+        if pod_name is None:
+            self._has_pod.clear()
+        else:
+            self._has_pod.set()
+            self._prepare_spare()
+
+    # -- the spare websocket ---------------------------------------------------
+    def _prepare_spare(self) -> None:
+        if not self._keep_spare or self._spare is not None or self._pod is None or self._server is None:
+            return
+        pod = self._pod
+        opening = asyncio.get_running_loop().create_task(self._open(pod), name=f"spare forward to {pod}")
+        opening.add_done_callback(_retrieve)
+        self._spare = (pod, opening)
+
+    def _drop_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return
+        opening = spare[1]
+        if not opening.done():
+            opening.cancel()
+        elif not opening.cancelled() and opening.exception() is None:
+            self._spawn(opening.result().close())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_retrieve)
+
+    async def _connection(self, pod: str) -> ClientConnection:
+        """A websocket to `pod`: the spare when it is for that pod and still
+        open (waiting for it if it is being opened), else a new one."""
+        spare = self._spare
+        if spare is not None and spare[0] == pod:
+            self._spare = None
+            try:
+                ws = await spare[1]
+            except Exception:  # noqa: BLE001 - opening it failed: a fresh attempt reports why
+                ws = None
+            if ws is not None and ws.state is State.OPEN:
+                return ws
+            if ws is not None:
+                self._spawn(ws.close())
+        return await self._open(pod)
+
+    async def _open(self, pod: str) -> ClientConnection:
+        return await open_websocket(self._conn, self._path(pod), ["v4.channel.k8s.io"],
+                                    open_timeout=_OPEN_TIMEOUT, max_size=None, compression=None,
+                                    close_timeout=2,
+                                    # The API server answers pings, so keepalive never drops an idle
+                                    # forward (a debugger, a DB pool) but does notice a vanished server.
+                                    ping_interval=30, ping_timeout=30)
 
     async def start(self) -> None:
         if self._server is not None:
@@ -64,9 +136,11 @@ class PortForward:
         except OSError as e:
             raise OSError(e.errno, f"cannot listen on {self._host}:{self._local_port} to forward to port "
                                    f"{self._container_port}: {e.strerror or e}") from e
+        self._prepare_spare()
 
     async def stop(self) -> None:
         server, self._server = self._server, None
+        self._drop_spare()
         if server is not None:
             server.close()
         tasks = list(self._tasks)
@@ -90,8 +164,10 @@ class PortForward:
         self._tasks.add(task)
         pod = self._pod
         try:
-            if pod is not None:
-                await self._forward(pod, reader, writer)
+            while pod is None:  # no ready pod yet: the connection waits for one
+                await self._has_pod.wait()
+                pod = self._pod
+            await self._forward(pod, reader, writer)
         except asyncio.CancelledError:
             # stop() cancels us. Not re-raised: this is the top of a task owned by
             # asyncio.start_server, and 3.11's done-callback would report the
@@ -112,12 +188,10 @@ class PortForward:
             writer.close()
 
     async def _forward(self, pod: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        async with await open_websocket(self._conn, self._path(pod), ["v4.channel.k8s.io"],
-                                        open_timeout=_OPEN_TIMEOUT, max_size=None, compression=None,
-                                        close_timeout=2,
-                                        # The API server answers pings, so keepalive never drops an idle
-                                        # forward (a debugger, a DB pool) but does notice a vanished server.
-                                        ping_interval=30, ping_timeout=30) as ws:
+        ws = await self._connection(pod)
+        if pod == self._pod:
+            self._prepare_spare()  # the next connection's, while this one runs
+        async with ws:
             upstream = asyncio.create_task(self._to_pod(reader, ws))
             try:
                 async with asyncio.timeout(None) as deadline:
@@ -174,6 +248,12 @@ class PortForward:
         except ConnectionClosed as e:
             if e.rcvd is None or e.rcvd.code not in (1000, 1001):
                 raise  # the stream broke (pod deleted, API server gone): worth a log line
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a background task's failure as seen (it is reported where it matters)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _status_message(e: InvalidStatus) -> str:

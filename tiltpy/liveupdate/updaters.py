@@ -3,11 +3,16 @@ in, remove the deleted ones, run the triggered commands.
 
 Two ways in, chosen per cluster:
 - DockerUpdater: the cluster's containers run on the Docker Engine we build
-  with (Docker Desktop and the like), so we talk to the container directly:
-  one archive upload, no exec round trip for the copy.
+  with (Docker Desktop and the like), so we talk to the container directly.
 - ExecUpdater: any cluster, through the API server's exec. On clusters that
   cannot close stdin (before 1.29), the tar stream is bounded with
-  `head -c N` so busybox tar, which reads until end of input, still ends."""
+  `head -c N` so busybox tar, which reads until end of input, still ends.
+
+Both copy and delete through a shell kept open in the container
+(sessions.py): one round trip of a few milliseconds per sync once it is
+open. When that can't work (no shell, the session broke) they fall back to
+what needs no session: the Docker Engine's archive upload, or a one-off
+exec."""
 from __future__ import annotations
 
 import asyncio
@@ -22,8 +27,9 @@ import docker
 import docker.errors
 
 from tiltpy.model.live_update import FileCopy, LiveUpdatePlan
-from tiltpy.k8s.connection import ClusterConnection
+from tiltpy.k8s.connection import ClusterConnection, open_websocket
 from tiltpy.k8s.exec import ExecError, exec_in_container
+from tiltpy.liveupdate.sessions import DockerSession, ExecSession, SessionBroken, Sessions
 from tiltpy.model.manifest import Run
 
 Log = Callable[[str], None]
@@ -77,30 +83,65 @@ def _describe(run: Run) -> str:
 class ContainerUpdater(Protocol):
     async def update(self, container: ContainerRef, plan: LiveUpdatePlan, log: Log) -> None: ...
 
+    async def close(self) -> None: ...
+
+
+def _remove_script(paths: tuple[str, ...]) -> bytes:
+    return ("rm -rf -- " + " ".join(shlex.quote(p) for p in paths) + "\n").encode()
+
 
 class DockerUpdater:
     def __init__(self, client: docker.APIClient) -> None:
         self.client = client
+        self.sessions = Sessions()
+        self._no_session: set[str] = set()  # containers where a session can't start or its tar can't unpack
+
+    async def close(self) -> None:
+        await self.sessions.close()
 
     async def update(self, container: ContainerRef, plan: LiveUpdatePlan, log: Log) -> None:
         cid = container.docker_id
         if not cid:
             raise UpdateFailure(f"container {container.container} of pod {container.pod} is not a Docker container")
         if plan.deletes:
-            await self._exec(cid, ["rm", "-rf", "--", *plan.deletes], log, quiet=True)
+            if await self._in_session(cid, "e", _remove_script(plan.deletes)) is None:
+                await self._exec(cid, ["rm", "-rf", "--", *plan.deletes], log, quiet=True)
         if plan.copies:
             data = files_tar(plan.copies)
-            try:
-                ok = await asyncio.to_thread(self.client.put_archive, cid, "/", data)
-            except docker.errors.APIError as err:
-                raise UpdateFailure(f"copying files into {container.pod}/{container.container}: "
-                                    f"{err.explanation or err}") from None
-            if not ok:
-                raise UpdateFailure(f"copying files into {container.pod}/{container.container} failed")
+            answer = await self._in_session(cid, "x", data) if cid not in self._no_session else None
+            if answer != 0:
+                await self._put_archive(container, cid, data)
+                if answer is not None:  # the container's own tar failed where the engine's unpacking works
+                    self._no_session.add(cid)
         for run in plan.runs:
             await self._run(cid, run, log)
         if plan.restart:
+            self.sessions.forget(cid)  # the restart ends its shell
             await asyncio.to_thread(self.client.restart, cid, timeout=0)
+
+    async def _in_session(self, cid: str, op: str, payload: bytes) -> int | None:
+        """The exit code of the request in the container's session, or None
+        when there is no working session (then the caller does it another way)."""
+        if cid in self._no_session:
+            return None
+        session = self.sessions.get(cid, lambda: DockerSession(self.client, cid))
+        try:
+            code, _ = await session.request(op, payload)
+            return code
+        except SessionBroken:
+            self.sessions.forget(cid)
+            if not session.answered:  # it never worked here (no sh, say): don't try again for this container
+                self._no_session.add(cid)
+            return None
+
+    async def _put_archive(self, container: ContainerRef, cid: str, data: bytes) -> None:
+        try:
+            ok = await asyncio.to_thread(self.client.put_archive, cid, "/", data)
+        except docker.errors.APIError as err:
+            raise UpdateFailure(f"copying files into {container.pod}/{container.container}: "
+                                f"{err.explanation or err}") from None
+        if not ok:
+            raise UpdateFailure(f"copying files into {container.pod}/{container.container} failed")
 
     async def _run(self, cid: str, run: Run, log: Log) -> None:
         if not run.echo_off:
@@ -133,14 +174,41 @@ class DockerUpdater:
 class ExecUpdater:
     def __init__(self, conn: ClusterConnection) -> None:
         self.conn = conn
+        self.sessions = Sessions()
+        self._no_session: set[str] = set()
+
+    async def close(self) -> None:
+        await self.sessions.close()
+
+    def _session(self, container: ContainerRef) -> ExecSession:
+        async def open_shell(path: str) -> object:
+            return await open_websocket(self.conn, path, ["v4.channel.k8s.io"], open_timeout=15, max_size=None,
+                                        compression=None, close_timeout=2, ping_interval=30, ping_timeout=30)
+
+        return ExecSession(open_shell, container.namespace, container.pod, container.container)
+
+    async def _in_session(self, container: ContainerRef, op: str, payload: bytes) -> tuple[int, str] | None:
+        if container.container_id in self._no_session:
+            return None
+        session = self.sessions.get(container.container_id, lambda: self._session(container))
+        try:
+            return await session.request(op, payload)
+        except SessionBroken:
+            self.sessions.forget(container.container_id)
+            if not session.answered:  # it never worked here: one-off execs for this container from now on
+                self._no_session.add(container.container_id)
+            return None
 
     async def update(self, container: ContainerRef, plan: LiveUpdatePlan, log: Log) -> None:
         target = (self.conn, container.namespace, container.pod, container.container)
         try:
             if plan.deletes:
-                result = await exec_in_container(*target, ["rm", "-rf", "--", *plan.deletes])
-                if result.exit_code != 0:
-                    raise UpdateFailure(f"removing files in {container.pod}: {result.stderr.strip()}")
+                answer = await self._in_session(container, "e", _remove_script(plan.deletes))
+                if answer is None:
+                    result = await exec_in_container(*target, ["rm", "-rf", "--", *plan.deletes])
+                    answer = (result.exit_code, result.stderr)
+                if answer[0] != 0:
+                    raise UpdateFailure(f"removing files in {container.pod}: {answer[1].strip()}")
             if plan.copies:
                 data = files_tar(plan.copies)
 
@@ -149,10 +217,13 @@ class ExecUpdater:
                         return ["tar", "-C", "/", "-x", "-f", "-"]
                     return ["sh", "-c", f"head -c {len(data)} | tar -C / -x -f -"]
 
-                result = await exec_in_container(*target, tar_command, stdin=data)
-                if result.exit_code != 0:
+                answer = await self._in_session(container, "x", data)
+                if answer is None:
+                    result = await exec_in_container(*target, tar_command, stdin=data)
+                    answer = (result.exit_code, result.stderr)
+                if answer[0] != 0:
                     raise UpdateFailure(f"copying files into {container.pod}/{container.container} failed "
-                                        f"(exit {result.exit_code}): {result.stderr.strip()} — the image needs "
+                                        f"(exit {answer[0]}): {answer[1].strip()} — the image needs "
                                         "`tar` and `sh` for live update")
             for run in plan.runs:
                 if not run.echo_off:

@@ -33,9 +33,13 @@ class Watcher(Protocol):
 
 def create_watcher(on_batch: Callable[[set[str]], None], *, is_ignored_dir: Callable[[str], bool],
                    quiet_ms: int = 20, max_wait_ms: int = 2000,
-                   on_warning: Callable[[str], None] | None = None, choice: str | None = None) -> Watcher:
+                   on_warning: Callable[[str], None] | None = None, choice: str | None = None,
+                   eager: Callable[[str], bool] | None = None) -> Watcher:
     """The watcher `choice` (default: $TILTPY_WATCHER, else auto) names.
-    Raises WatchError for an unknown choice or inotify where there is none."""
+    Raises WatchError for an unknown choice or inotify where there is none.
+    `eager(path)`: a completed write of such files may be delivered without
+    the quiet window (inotify only: the portable watcher can't see when a
+    write is complete, so it always waits for quiet)."""
     from tiltpy.watch import inotify
 
     choice = (choice if choice is not None else os.environ.get(WATCHER_ENV, "")).strip().lower() or "auto"
@@ -46,7 +50,7 @@ def create_watcher(on_batch: Callable[[set[str]], None], *, is_ignored_dir: Call
                          f"use {WATCHER_ENV}=portable (or leave it unset)")
     options = dict(is_ignored_dir=is_ignored_dir, quiet_ms=quiet_ms, max_wait_ms=max_wait_ms, on_warning=on_warning)
     if choice == "inotify" or (choice == "auto" and inotify.available()):
-        return inotify.InotifyWatcher(on_batch, **options)
+        return inotify.InotifyWatcher(on_batch, eager=eager, **options)
     from tiltpy.watch.portable import PortableWatcher
 
     return PortableWatcher(on_batch, **options)

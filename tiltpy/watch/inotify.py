@@ -8,7 +8,13 @@ descriptor in the event loop: no thread, no polling, no CPU.
 
 Changes are delivered in batches once the tree has been quiet for
 `quiet_ms` (capped at `max_wait_ms`, so a never-ending stream of writes
-still gets processed).
+still gets processed). With an `eager` test, a batch goes at once when a
+file was just completely written (closed after writing, or renamed into
+place) and every path waiting is a file that exists and passes the test:
+the engine passes "needs no more than a live update", so a save starts its
+sync without waiting out the quiet window. A deletion or rename-away in the
+batch (an editor's save in several steps) waits for quiet as before, unless
+the path is a file created moments ago (a temporary file renamed into place).
 
 A kernel watch follows its directory's inode, not its path. So a directory
 moved away (IN_MOVED_FROM) loses its watches at once: otherwise its events
@@ -49,6 +55,8 @@ IN_CLOEXEC = 0o2000000
 _MASK = (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
          | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 _EVENT = struct.Struct("iIII")
+_TEMP_FILE_SECONDS = 5.0  # a file created and gone within this is an editor's temporary file
+_EAGER_MAX = 16  # a bigger batch (a checkout, a build's output) waits for quiet: it is rarely just syncs
 MAX_WATCHES_HINT = ("raise fs.inotify.max_user_watches (sudo sysctl fs.inotify.max_user_watches=524288) "
                     "or ignore large directories with .tiltignore")
 
@@ -102,8 +110,12 @@ class InotifyWatcher:
 
     def __init__(self, on_batch: Callable[[set[str]], None], *, is_ignored_dir: Callable[[str], bool],
                  quiet_ms: int = 20, max_wait_ms: int = 2000,
-                 on_warning: Callable[[str], None] | None = None) -> None:
+                 on_warning: Callable[[str], None] | None = None,
+                 eager: Callable[[str], bool] | None = None) -> None:
         self._on_batch = on_batch
+        self._eager = eager
+        self._written = False  # a file was completely written since the last batch
+        self._created: dict[str, float] = {}  # files created lately (when): temporary files of atomic saves
         self._is_ignored_dir = is_ignored_dir
         self._on_warning = on_warning
         self._quiet = quiet_ms / 1000
@@ -278,6 +290,10 @@ class InotifyWatcher:
         if name == ".git" or (mask & IN_ISDIR and self._is_ignored_dir(path)):
             return
         self._pending.add(path)
+        if mask & (IN_CLOSE_WRITE | IN_MOVED_TO) and not mask & IN_ISDIR:
+            self._written = True
+        if mask & IN_CREATE and not mask & IN_ISDIR and self._eager is not None and self._loop is not None:
+            self._created[path] = self._loop.time()
         if mask & IN_ISDIR:
             if mask & IN_MOVED_FROM:
                 self._unwatch_tree(path)
@@ -307,10 +323,28 @@ class InotifyWatcher:
         else:
             self._flush_handle.cancel()
         delay = min(self._quiet, max(0.0, self._first_pending + self._max_wait - now))
+        if self._written and self._ready_now():
+            delay = 0.0
         self._flush_handle = self._loop.call_later(delay, self._flush)
+
+    def _ready_now(self) -> bool:
+        """Whether the waiting batch may go without the quiet window (see the module's notes)."""
+        if self._eager is None or self.overflowed or len(self._pending) > _EAGER_MAX or self._loop is None:
+            return False
+        now = self._loop.time()
+        if len(self._created) > 1000 or any(now - t > _TEMP_FILE_SECONDS for t in self._created.values()):
+            self._created = {p: t for p, t in self._created.items() if now - t <= _TEMP_FILE_SECONDS}
+        for path in self._pending:
+            if os.path.isfile(path):
+                if not self._eager(path):
+                    return False
+            elif os.path.lexists(path) or path not in self._created:
+                return False  # a deletion, a rename away, a directory: wait for the rest of it
+        return True
 
     def _flush(self) -> None:
         self._flush_handle = None
+        self._written = False
         batch, self._pending = self._pending, set()
         if self.overflowed:
             self.overflowed = False

@@ -1,0 +1,240 @@
+"""The shared pod watch (one list + watch per namespace, pods dispatched by
+label) and the log stream's raw HTTP path, against a small HTTP/1.1 server
+on loopback that speaks the API server's list, watch and log answers."""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+import pytest
+
+from tiltpy.k8s.client import ClusterError, K8sClient, NotFound
+from tiltpy.k8s.connection import ClusterConnection
+from tiltpy.k8s.credentials import CredentialProvider
+from tiltpy.k8s.pod_watch import PodWatches
+from tiltpy.k8s.raw_stream import split_lines
+
+
+def pod(name: str, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "labels": labels}, "status": {}}
+
+
+class FakeCluster:
+    """Answers GET /api/v1/namespaces/ns/pods (list, or a watch fed by the
+    test through `events`) and pod logs (`logs[pod]`, sent as HTTP chunks
+    of random sizes); counts the requests."""
+
+    def __init__(self) -> None:
+        self.pods: list[dict[str, Any]] = []
+        self.events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.logs: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        self.watching = 0
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> K8sClient:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return K8sClient(ClusterConnection(server=url, credentials=CredentialProvider(server=url, user="u", tls=None),
+                                           namespace="ns", context="ctx"))
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode()
+                target = head.split(" ")[1]
+                self.requests.append(target)
+                path, _, query = target.partition("?")
+                if path.endswith("/log"):
+                    await self._log(path.split("/")[-2], writer)
+                    return
+                if "watch=1" in query:
+                    await self._watch(reader, writer)
+                    return
+                body = json.dumps({"items": self.pods, "metadata": {"resourceVersion": "1"}}).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def _watch(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.watching += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        client_gone = asyncio.ensure_future(reader.read())
+        try:
+            while True:
+                next_event = asyncio.ensure_future(self.events.get())
+                await asyncio.wait({next_event, client_gone}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_event.done():
+                    next_event.cancel()
+                    return
+                if (event := next_event.result()) is None:
+                    writer.write(b"0\r\n\r\n")
+                    return
+                data = json.dumps(event).encode() + b"\n"
+                writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+                await writer.drain()
+        finally:
+            client_gone.cancel()
+            self.watching -= 1
+
+    async def _log(self, name: str, writer: asyncio.StreamWriter) -> None:
+        if name not in self.logs:
+            body = json.dumps({"kind": "Status", "message": f'pods "{name}" not found'}).encode()
+            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            return
+        data = self.logs[name]
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        rng = random.Random(7)
+        pos = 0
+        while pos < len(data):  # chunks that cut lines anywhere, and bytes written in odd pieces
+            size = rng.choice([1, 3, 50, 201, 4000])
+            piece = data[pos:pos + size]
+            pos += size
+            frame = b"%x\r\n%s\r\n" % (len(piece), piece)
+            cut = rng.randrange(len(frame))
+            writer.write(frame[:cut])
+            await writer.drain()
+            writer.write(frame[cut:])
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+
+class Recorder:
+    def __init__(self, **selector: str) -> None:
+        self.selector = selector
+        self.seen: list[tuple[str, str]] = []
+
+    def pods_listed(self, namespace: str, pods: list[dict[str, Any]]) -> None:
+        self.seen.append(("LISTED", ",".join(p["metadata"]["name"] for p in pods)))
+
+    def pod_event(self, namespace: str, kind: str, pod: dict[str, Any]) -> None:
+        self.seen.append((kind, pod["metadata"]["name"]))
+
+    def watch_failed(self, namespace: str, err: ClusterError) -> None:
+        self.seen.append(("FAILED", str(err)))
+
+
+async def _until(condition: Any, timeout: float = 5) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_one_watch_per_namespace_dispatched_by_label() -> None:
+    async def scenario() -> None:
+        fake = FakeCluster()
+        fake.pods = [pod("a-1", res="a"), pod("b-1", res="b"), pod("other", app="x")]
+        async with fake as client:
+            watches = PodWatches(client)
+            a, b = Recorder(res="a"), Recorder(res="b")
+            watches.subscribe("ns", a)
+            watches.subscribe("ns", b)
+            await _until(lambda: fake.watching == 1 and a.seen and b.seen)
+            late = Recorder(res="a", tier="web")
+            watches.subscribe("ns", late)  # the namespace is listed: it is told at once, no new request
+            assert late.seen == [("LISTED", "")]
+            for event in [{"type": "ADDED", "object": pod("a-2", res="a", tier="web")},
+                          {"type": "MODIFIED", "object": pod("b-1", res="a")},  # relabelled: b loses it
+                          {"type": "DELETED", "object": pod("a-1", res="a")},
+                          {"type": "ADDED", "object": pod("c-1", res="c")}]:
+                fake.events.put_nowait(event)
+            await _until(lambda: len(a.seen) == 4 and len(b.seen) == 2)
+            assert a.seen == [("LISTED", "a-1"), ("ADDED", "a-2"), ("MODIFIED", "b-1"), ("DELETED", "a-1")]
+            assert b.seen == [("LISTED", "b-1"), ("DELETED", "b-1")]
+            assert late.seen == [("LISTED", ""), ("ADDED", "a-2")]
+            lists = [r for r in fake.requests if "watch=1" not in r]
+            assert len(lists) == 1 and fake.watching == 1  # three subscribers, one list, one watch
+            for subscriber in (a, b):
+                await watches.unsubscribe("ns", subscriber)
+            assert watches.watching == ["ns"]
+            await watches.unsubscribe("ns", late)
+            assert watches.watching == []
+            await _until(lambda: fake.watching == 0)  # the last one out ends the watch
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_watch_lists_again_after_the_server_ends_it() -> None:
+    async def scenario() -> None:
+        fake = FakeCluster()
+        fake.pods = [pod("a-1", res="a")]
+        async with fake as client:
+            watches = PodWatches(client)
+            a = Recorder(res="a")
+            watches.subscribe("ns", a)
+            await _until(lambda: fake.watching == 1)
+            fake.pods = [pod("a-2", res="a")]
+            fake.events.put_nowait(None)  # the server ends the watch
+            await _until(lambda: ("LISTED", "a-2") in a.seen and fake.watching == 1)
+            await watches.close()
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_subscriber_bug_is_reported_and_the_others_go_on() -> None:
+    reported: list[str] = []
+
+    class Broken(Recorder):
+        def pod_event(self, namespace: str, kind: str, pod: dict[str, Any]) -> None:
+            raise RuntimeError("bug")
+
+    async def scenario() -> None:
+        fake = FakeCluster()
+        async with fake as client:
+            watches = PodWatches(client, report=lambda what, err: reported.append(f"{what}: {err}"))
+            broken, fine = Broken(res="a"), Recorder(res="a")
+            watches.subscribe("ns", broken)
+            watches.subscribe("ns", fine)
+            await _until(lambda: fake.watching == 1)
+            fake.events.put_nowait({"type": "ADDED", "object": pod("a-1", res="a")})
+            fake.events.put_nowait({"type": "ADDED", "object": pod("a-2", res="a")})
+            await _until(lambda: len(fine.seen) == 3)
+            await watches.close()
+            await client.close()
+
+    asyncio.run(scenario())
+    assert reported == ["following pods in namespace ns: bug"] * 2
+
+
+def test_log_stream_read_in_blocks_gives_every_line_once_in_order() -> None:
+    lines = [f"2026-12-02T13:00:{i // 1000:02d}.{i:09d}Z line {i} " + "x" * (i % 300) for i in range(5000)]
+    lines.insert(17, "2026-12-02T13:00:00.1Z with é and a \r")  # UTF-8, a CR before the newline
+
+    async def scenario() -> list[str]:
+        fake = FakeCluster()
+        fake.logs["p"] = ("\n".join(lines) + "\nno newline at the end").encode()
+        async with fake as client:
+            got: list[str] = []
+            batches = 0
+            async for batch in client.stream_log_batches("ns", "p", "c", timestamps=True):
+                got += batch
+                batches += 1
+            with pytest.raises(NotFound, match='pods "q" not found'):
+                async for _ in client.stream_log_batches("ns", "q", "c"):
+                    pass
+            await client.close()
+            assert batches < len(got) / 5  # blocks, not a call per line
+            return got
+
+    got = asyncio.run(scenario())
+    expected = [line.rstrip("\r") for line in lines] + ["no newline at the end"]
+    assert got == expected
+
+
+def test_split_lines_keeps_memory_bounded() -> None:
+    lines, rest = split_lines(b"ab", b"c\nde\nf", max_line=10)
+    assert (lines, rest) == ([b"abc", b"de"], b"f")
+    lines, rest = split_lines(b"", b"x" * 11, max_line=10)
+    assert (lines, rest) == ([b"x" * 11], b"")
