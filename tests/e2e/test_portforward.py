@@ -161,9 +161,15 @@ def test_portforward_follows_pod_and_never_wedges(cluster: ClusterConnection, na
         print(f"\nport-forward GET latency over 50 requests: median {statistics.median(latencies) * 1000:.1f} ms, "
               f"min {min(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
 
-        # The pod goes away while still selected: a GET fails fast instead of hanging.
+        # The pod goes away while still selected: GETs fail fast instead of hanging. (The
+        # first may still be answered through the websocket kept ready to the old pod, if
+        # its container outlives the API object; the next ones need a new websocket.)
         delete_pod(namespace, first)
         t0 = time.perf_counter()
+        try:
+            get(port, timeout=30)
+        except OSError:
+            pass
         with pytest.raises(OSError):
             get(port, timeout=30)
         assert time.perf_counter() - t0 < 5

@@ -1,7 +1,7 @@
 """Loading the Tiltfile the same way for every command."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable
 
 from tiltpy.k8s.cluster import current_context
 from tiltpy.model.manifest import TiltfileResult
@@ -17,14 +17,16 @@ def load_options(subcommand: str, context: str, args: list[str]) -> LoadOptions:
                        subcommand=subcommand, args=list(args))
 
 
-async def load_and_report(path: str, options: LoadOptions, sink: LogSink) -> TiltfileResult:
-    """Load in a worker thread (local() may run for a while) and log the outcome."""
+async def load_and_report(path: str, options: LoadOptions, sink: LogSink,
+                          started: Awaitable[TiltfileResult] | None = None) -> TiltfileResult:
+    """Load in a worker thread (local() may run for a while) and log the
+    outcome. `started`: the same load, begun earlier (while `up` started)."""
     import asyncio
 
     from tiltpy.engine.logs import TILTFILE
 
     sink.log(TILTFILE, f"Loading Tiltfile at: {path}", build_event="init")
-    result = await asyncio.to_thread(load_tiltfile, path, options)
+    result = await (started if started is not None else asyncio.to_thread(load_tiltfile, path, options))
     for line in result.logs:
         sink.log(TILTFILE, line)
     if result.error:

@@ -10,26 +10,39 @@ from typing import Any, Coroutine
 from tiltpy import children
 from tiltpy.children import DaemonThreadExecutor
 from tiltpy.cli.common import load_and_report, load_options
-from tiltpy.cli.terminal import serve_ui
-from tiltpy.engine.engine import Engine, EngineFailure, EngineOptions
 from tiltpy.engine.logs import TILTFILE, LogSink
+from tiltpy.engine.options import EngineOptions
 from tiltpy.model.manifest import TiltfileResult
+
+# Start-up runs what waits on others in parallel with what keeps the CPU busy:
+# connecting to Docker and the cluster (prefetch) and loading the Tiltfile
+# begin first; the engine, the web server and their libraries are imported
+# meanwhile.
 
 
 async def _up(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], sink: LogSink,
               port: int = 0, stream: bool = True) -> int:
+    from tiltpy.engine.connections import Connections
+
+    conns = Connections(options.context_override, options.update_mode)
+    conns.prefetch()
+    first_options = load_options("up", options.context_override, tiltfile_args)
+    first_load = asyncio.ensure_future(asyncio.to_thread(_load, tiltfile, first_options))
+    from tiltpy.cli.terminal import serve_ui
+    from tiltpy.engine.engine import Engine, EngineFailure
+
     async with serve_ui(sink, options.host, port, stream) as ui:  # web server + terminal display
         sink.log(TILTFILE, ui.greeting())
 
         async def reload(args: list[str]) -> TiltfileResult:
             return await load_and_report(tiltfile, load_options("up", options.context_override, args), sink)
 
-        result = await reload(tiltfile_args)
+        result = await load_and_report(tiltfile, first_options, sink, started=first_load)
         error = result.error
         if result.error:
             # Start with nothing but the Tiltfile's inputs watched; a fix loads it.
             result = TiltfileResult(tiltfile=tiltfile, watched_files=result.watched_files or [tiltfile])
-        engine = Engine(result, options, sink, reload=reload, tiltfile_args=tiltfile_args)
+        engine = Engine(result, options, sink, reload=reload, tiltfile_args=tiltfile_args, conns=conns)
         engine.tiltfile_error = error  # shown by the dashboard and the terminal until a fix loads
         ui.attach(engine)
         try:
@@ -40,18 +53,33 @@ async def _up(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], s
         return 0
 
 
+def _load(tiltfile: str, options: Any) -> TiltfileResult:
+    from tiltpy.tiltfile.loader import load_tiltfile
+
+    return load_tiltfile(tiltfile, options)
+
+
 async def _ci(tiltfile: str, options: EngineOptions, tiltfile_args: list[str], sink: LogSink,
               timeout: float | None) -> int:
-    result = await load_and_report(tiltfile, load_options("ci", options.context_override, tiltfile_args), sink)
-    if result.error:
-        return 1
-    if timeout is not None:
-        result.ci_timeout_secs = timeout
+    from tiltpy.engine.connections import Connections
+
+    conns = Connections(options.context_override, options.update_mode)
+    conns.prefetch()
+    from tiltpy.engine.engine import Engine, EngineFailure
+
     try:
-        await Engine(result, options, sink).run()
-    except EngineFailure as err:
-        sink.log(TILTFILE, f"ERROR: {err}")
-        return 1
+        result = await load_and_report(tiltfile, load_options("ci", options.context_override, tiltfile_args), sink)
+        if result.error:
+            return 1
+        if timeout is not None:
+            result.ci_timeout_secs = timeout
+        try:
+            await Engine(result, options, sink, conns=conns).run()
+        except EngineFailure as err:
+            sink.log(TILTFILE, f"ERROR: {err}")
+            return 1
+    finally:
+        await conns.close()
     sink.log(TILTFILE, "SUCCESS. All workloads are healthy.")
     return 0
 

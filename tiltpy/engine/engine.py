@@ -23,7 +23,6 @@ import contextlib
 import os
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine
 
 from tiltpy.engine import live_update
@@ -33,10 +32,11 @@ from tiltpy.engine.controllers import ControllerManager
 from tiltpy.engine.controllers.cmd import CmdController
 from tiltpy.engine.controllers.filewatch import FileWatchController
 from tiltpy.engine.controllers.kubernetes import KubernetesApplyController, KubernetesDiscoveryController
-from tiltpy.engine.deployers import DeployContext, deployer_for
+from tiltpy.engine.deployers import DeployContext, deployer_for, pod_namespaces
 from tiltpy.engine.errors import EngineFailure, describe_failure, expected_failures
 from tiltpy.engine.image_builds import ImageBuilds
 from tiltpy.engine.logs import TILTFILE, LogSink
+from tiltpy.engine.options import EngineOptions
 from tiltpy.engine.reload import diff_resources, enabled_manifests
 from tiltpy.engine.resource import BuildRecord, ResourceState
 from tiltpy.engine.scheduling import first_build_order
@@ -57,21 +57,13 @@ __all__ = ["Engine", "EngineFailure", "EngineOptions"]
 # window is latency for nothing.
 WATCH_QUIET_MS = int(os.environ.get("TILTPY_WATCH_QUIET_MS", "20"))
 
-@dataclass
-class EngineOptions:
-    mode: str = "up"  # up | ci
-    host: str = "localhost"
-    context_override: str = ""
-    update_mode: str = "auto"  # auto | docker | exec
-    watch: bool = True
-
-
 Reloader = Callable[[list[str]], Awaitable[TiltfileResult]]
 
 
 class Engine:
     def __init__(self, result: TiltfileResult, options: EngineOptions, sink: LogSink,
-                 reload: Reloader | None = None, tiltfile_args: list[str] | None = None) -> None:
+                 reload: Reloader | None = None, tiltfile_args: list[str] | None = None,
+                 conns: Connections | None = None) -> None:
         self.result = result
         self.tiltfile_args = list(tiltfile_args or [])
         self.tiltfile_error = result.error
@@ -80,8 +72,8 @@ class Engine:
         self.sink = sink
         self._reload = reload
         self.resources: dict[str, ResourceState] = {}
-        self.conns = Connections(options.context_override, options.update_mode,
-                                 report=lambda what, err: self._log_exception(TILTFILE, what, err))
+        self.conns = conns or Connections(options.context_override, options.update_mode)
+        self.conns.report = lambda what, err: self._log_exception(TILTFILE, what, err)
         self.builds = ImageBuilds(self.conns)
         self.store = ObjectStore()
         self.controllers = ControllerManager(self.store, self.sink.log)
@@ -201,6 +193,12 @@ class Engine:
                 res.update_status, res.update_error = "error", str(err)
             self.changed()
             return False
+        if self.conns.pod_watches is not None and self.conns.k8s is not None:
+            # The pods of the namespaces resources deploy to are listed while
+            # they build, not after they apply.
+            for res in self.resources.values():
+                for namespace in pod_namespaces(res.manifest, self.conns.k8s.namespace):
+                    self.conns.pod_watches.pin(namespace)
         if self._connected_k8s != (self.conns.k8s is not None):
             self._connected_k8s = self.conns.k8s is not None
             self.controllers.requeue({"KubernetesApply", "KubernetesDiscovery"})  # they waited for the cluster

@@ -62,10 +62,23 @@ async def _registry_from_cluster(client: K8sClient, log: Callable[[str], None]) 
         return "", ""
 
 
+async def registry_hosting(client: K8sClient) -> tuple[str, str, list[str]]:
+    """What the cluster advertises (host, host from the container runtime),
+    and the warnings to log about it; asked as soon as the cluster is reached."""
+    warnings: list[str] = []
+    host, from_runtime = await _registry_from_cluster(client, warnings.append)
+    return host, from_runtime, warnings
+
+
 async def resolve_deploy_target(client: K8sClient, result: TiltfileResult,
-                                log: Callable[[str], None] = lambda _: None) -> DeployTarget:
+                                log: Callable[[str], None] = lambda _: None,
+                                hosting: tuple[str, str, list[str]] | None = None) -> DeployTarget:
     product = product_of(client.conn.context)
-    host, from_runtime = await _registry_from_cluster(client, log)
+    if hosting is None:
+        hosting = await registry_hosting(client)
+    host, from_runtime, warnings = hosting
+    for warning in warnings:
+        log(warning)
     if host:
         return DeployTarget(product, host, from_runtime or host)
     if result.default_registry:

@@ -22,6 +22,7 @@ from tiltpy.image.buildkit import BuildKitCLI, BuildKitUnavailable, BuildRequest
 from tiltpy.image.context import DOCKERFILE_IN_TAR, BuildContext, ContextNotFound, collect_context, \
     dockerfile_name_in_tar, inputs_digest, write_context_tar
 from tiltpy.image.dockerfile import ref_matches, ref_name, rewrite_image_refs
+from tiltpy.image.reuse_cache import ReuseHints
 from tiltpy.model.images import BuiltImage
 from tiltpy.model.manifest import ImageTarget
 
@@ -158,23 +159,55 @@ def detect_buildkit(client: docker.APIClient, environ: Mapping[str, str] = os.en
 
 class DockerBuilder:
     def __init__(self, client: docker.APIClient, buildkit: BuildKitCLI | None = None,
-                 classic_reason: str = "") -> None:
+                 classic_reason: str = "", *, detected: bool = True) -> None:
         self.client = client
         self.buildkit = buildkit
         self.classic_reason = classic_reason
+        # Which builder to use takes running the docker CLI (~0.1 s); an image
+        # reused from the cache needs neither, so `up` starts without waiting
+        # for it: detection runs once, when first needed (see ensure_detected).
+        self._detected = detected
+        self._detect_lock = threading.Lock()
+        self.reuse_hints = ReuseHints(str(client.base_url))
 
     @classmethod
     def detect(cls, client: docker.APIClient) -> DockerBuilder:
         return cls(client, *detect_buildkit(client))
+
+    @classmethod
+    def undetected(cls, client: docker.APIClient) -> DockerBuilder:
+        """A builder that finds out how to build when it first has to (blocking, any thread)."""
+        return cls(client, detected=False)
+
+    def ensure_detected(self) -> None:
+        with self._detect_lock:
+            if not self._detected:
+                self.buildkit, self.classic_reason = detect_buildkit(self.client)
+                self._detected = True
 
     def describe(self) -> str:
         if self.buildkit is not None:
             return f"BuildKit via {self.buildkit.describe()}"
         return f"the classic builder ({self.classic_reason})" if self.classic_reason else "the classic builder"
 
-    def find_reusable(self, target: ImageTarget, inputs: str) -> str | None:
+    def find_reusable(self, target: ImageTarget, inputs: str) -> tuple[str, list[str]] | None:
+        """(image ID, its tags) of an image built from these inputs, if the
+        engine has one: the one remembered from last time when it still
+        carries these labels (one inspect), else a search by label."""
+        hint = self.reuse_hints.get(target.ref, inputs)
+        if hint:
+            try:
+                image = self.client.inspect_image(hint)
+            except docker.errors.NotFound:
+                image = None
+            labels = ((image or {}).get("Config") or {}).get("Labels") or {}
+            if image and labels.get(LABEL_REF) == target.ref and labels.get(LABEL_INPUTS) == inputs:
+                return image["Id"], list(image.get("RepoTags") or [])
         images = self.client.images(filters={"label": [f"{LABEL_REF}={target.ref}", f"{LABEL_INPUTS}={inputs}"]})
-        return images[0]["Id"] if images else None
+        if not images:
+            return None
+        self.reuse_hints.put(target.ref, inputs, images[0]["Id"])
+        return images[0]["Id"], list(images[0].get("RepoTags") or [])
 
     def build(self, target: ImageTarget, deps: dict[str, BuiltImage], log: Log,
               force: bool = False) -> BuiltImage:
@@ -209,14 +242,17 @@ class DockerBuilder:
         inputs = inputs_digest(target, context, dockerfile)
         name = ref_name(target.ref)
         if not force:
-            image_id = self.find_reusable(target, inputs)
-            if image_id:
+            found = self.find_reusable(target, inputs)
+            if found:
+                image_id, tags = found
                 local_ref = f"{name}:{tilt_tag(image_id)}"
-                self.client.tag(image_id, name, tilt_tag(image_id))
+                if local_ref not in tags:  # usually still tagged from when it was built: no call
+                    self.client.tag(image_id, name, tilt_tag(image_id))
                 log(f"Reusing image {local_ref}: its inputs are unchanged")
                 return BuiltImage(target.ref, image_id, local_ref, local_ref, inputs, reused=True,
                                   context_files=_absolute(context))
 
+        self.ensure_detected()
         if rewrites:
             log("Building Dockerfile (FROM rewritten to the images just built):")
         else:
@@ -248,6 +284,7 @@ class DockerBuilder:
             extra_name, _, extra_tag = extra.rpartition(":") if ":" in extra.split("/")[-1] else (extra, "", "latest")
             self.client.tag(image_id, extra_name, extra_tag or "latest")
         local_ref = f"{name}:{tag}"
+        self.reuse_hints.put(target.ref, inputs, image_id)
         log(f"Built {local_ref} in {time.monotonic() - started:.1f}s "
             f"(context: {len(context.files)} files, {_size(sent)})")
         return BuiltImage(target.ref, image_id, local_ref, local_ref, inputs, context_files=_absolute(context))

@@ -8,8 +8,6 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from python_socks import ProxyError, ProxyType
-from python_socks.async_.asyncio import Proxy as SocksProxy
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -45,6 +43,17 @@ def _proxy_url(value: Any, cluster: str) -> str:
     if parsed.port is None:  # httpx and python-socks want the port spelled out
         parsed = parsed._replace(netloc=f"{parsed.netloc}:{_PROXY_SCHEMES[parsed.scheme]}")
     return urllib.parse.urlunsplit(parsed)
+
+
+def runs_plugins(context: str = "") -> bool:
+    """Whether connecting with this context runs a credential plugin (exec or
+    auth-provider): such a connection is made only once it is known to be
+    needed (a plugin may be slow, or ask the user to log in)."""
+    try:
+        ctx = kubeconfig.resolve(kubeconfig.load(), context)
+    except kubeconfig.KubeconfigError:
+        return False
+    return bool(ctx.user.data.get("exec") or ctx.user.data.get("auth-provider"))
 
 
 def load_connection(context: str = "") -> ClusterConnection:
@@ -93,6 +102,9 @@ async def open_websocket(conn: ClusterConnection, path: str, subprotocols: list[
 async def _socks_socket(conn: ClusterConnection, timeout: float) -> Any:
     """A TCP connection to the API server through the SOCKS5 proxy-url. Host
     names are resolved by the proxy, as client-go's dialer does."""
+    from python_socks import ProxyError, ProxyType  # only SOCKS proxies need it
+    from python_socks.async_.asyncio import Proxy as SocksProxy
+
     proxy = urllib.parse.urlsplit(conn.proxy_url)
     target = urllib.parse.urlsplit(conn.server)
     socks = SocksProxy(ProxyType.SOCKS5, proxy.hostname or "", proxy.port or 1080,

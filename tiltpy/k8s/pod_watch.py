@@ -58,15 +58,20 @@ class _NamespaceWatch:
         self._by_label: dict[tuple[str, str], list[PodSubscriber]] = {}
         self.task: asyncio.Task[None] | None = None
 
+        self.pinned = False  # watched ahead of its subscribers (see PodWatches.pin)
+
     @property
     def empty(self) -> bool:
-        return not self._by_label
+        return not self._by_label and not self.pinned
 
     def add(self, subscriber: PodSubscriber) -> None:
         key = min(subscriber.selector.items())
         self._by_label.setdefault(key, []).append(subscriber)
         if self.listed:
             self._tell(subscriber.pods_listed, [p for p in self.pods.values() if _matches(subscriber.selector, p)])
+        self.start()
+
+    def start(self) -> None:
         if self.task is None:
             self.task = asyncio.create_task(self._run(), name=f"pod watch {self.namespace}")
 
@@ -150,11 +155,21 @@ class PodWatches:
         self.report = report
         self._namespaces: dict[str, _NamespaceWatch] = {}
 
-    def subscribe(self, namespace: str, subscriber: PodSubscriber) -> None:
+    def _watch(self, namespace: str) -> _NamespaceWatch:
         watch = self._namespaces.get(namespace)
         if watch is None:
             watch = self._namespaces[namespace] = _NamespaceWatch(self.client, namespace, self.report)
-        watch.add(subscriber)
+        return watch
+
+    def subscribe(self, namespace: str, subscriber: PodSubscriber) -> None:
+        self._watch(namespace).add(subscriber)
+
+    def pin(self, namespace: str) -> None:
+        """Watch `namespace` from now on, subscribers or not: a resource that
+        will deploy there finds its pods already listed once it has applied."""
+        watch = self._watch(namespace)
+        watch.pinned = True
+        watch.start()
 
     async def unsubscribe(self, namespace: str, subscriber: PodSubscriber) -> None:
         """Stop telling `subscriber`; the namespace's watch ends with its last subscriber."""
