@@ -95,7 +95,8 @@ def test_bad_input_is_a_message_in_ci_and_under_up(testbed: dict, tmp_path: Path
     (project / "Tiltfile").write_text("k8s_yaml('k.yaml')\n")
     result = tiltpy("ci", cwd=project)
     assert result.returncode == 1 and "metadata.name must be a string" in result.stdout
-    assert "Traceback" not in result.stdout + result.stderr
+    python_traceback = "Traceback (most recent call last):\n  File"  # Starlark's own traceback is fine
+    assert python_traceback not in result.stdout + result.stderr
 
     (project / "Tiltfile").write_text("local_resource('ok', serve_cmd='sleep 3600')\n")
     up = Up(project, "--port", "0")
@@ -109,6 +110,6 @@ def test_bad_input_is_a_message_in_ci_and_under_up(testbed: dict, tmp_path: Path
         (project / "Tiltfile").write_text("k8s_yaml('k.yaml')\n")
         up.wait_for(r"metadata.name must be a string", start=mark, timeout=30)
         assert up.proc.poll() is None
-        assert "Traceback" not in up.output
+        assert "File \"" not in up.output  # no Python traceback frames
     finally:
         up.stop()
