@@ -188,7 +188,10 @@ class PodMonitor:
         self.state.pod_phase = ((newest or {}).get("status") or {}).get("phase", "")
         self.state.restarts = sum(cs.get("restartCount", 0) for cs in
                                   ((newest or {}).get("status") or {}).get("containerStatuses") or [])
+        live_names = {p["metadata"]["name"] for p in self._pods.values()
+                      if not (p.get("metadata") or {}).get("deletionTimestamp")}
         for forwarder in self.forwards:
+            forwarder.drop_connections_except(live_names)
             name = target["metadata"]["name"] if target else None
             if forwarder.pod != name:
                 forwarder.set_pod(name)

@@ -45,7 +45,7 @@ class PortForward:
         self._log = log
         self._pod: str | None = None
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: dict[asyncio.Task[Any], str | None] = {}  # connection -> the pod it reaches
 
     @property
     def pod(self) -> str | None:
@@ -53,8 +53,15 @@ class PortForward:
 
     def set_pod(self, pod_name: str | None) -> None:
         # Only new connections see the change; live ones keep their websocket
-        # (and end by themselves when the old pod goes away).
+        # until their pod goes away (drop_connections_except).
         self._pod = pod_name
+
+    def drop_connections_except(self, live_pods: set[str]) -> None:
+        """Fail at once the connections to pods that are gone (deleted or
+        being deleted): their clients learn it now, not when a timeout fires."""
+        for task, pod in list(self._tasks.items()):
+            if pod is not None and pod not in live_pods:
+                task.cancel()
 
     async def start(self) -> None:
         if self._server is not None:
@@ -87,8 +94,8 @@ class PortForward:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
         pod = self._pod
+        self._tasks[task] = pod
         try:
             if pod is not None:
                 await self._forward(pod, reader, writer)
@@ -108,7 +115,7 @@ class PortForward:
         except Exception as e:  # never let one connection take the listener down
             self._say(pod or "", f"unexpected {type(e).__name__}: {e}")
         finally:
-            self._tasks.discard(task)
+            self._tasks.pop(task, None)
             writer.close()
 
     async def _forward(self, pod: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
