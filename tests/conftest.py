@@ -45,9 +45,11 @@ def testbed() -> dict[str, str]:
     return {"docker": docker.stdout.strip(), "kubeconfig": os.environ.get("KUBECONFIG", "")}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Headless Chromium driven by Playwright (tests/browser, the dashboard's e2e tests)."""
+    """Headless Chromium driven by Playwright (tests/browser, the dashboard's e2e tests).
+    Module-scoped: Playwright's sync API runs an event loop in this thread while
+    it is open, and the tests that follow call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.chromium import CHROMIUM_ARGS, chromium_path

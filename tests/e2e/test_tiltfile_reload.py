@@ -81,3 +81,35 @@ def test_reload_updates_only_changed_resources(testbed: dict, tmp_path: Path, wa
         up.stop()
         print(up.output[-6000:])
         tiltpy("down", cwd=project)
+
+
+def test_bad_input_is_a_message_in_ci_and_under_up(testbed: dict, tmp_path: Path) -> None:
+    """A directory where the Tiltfile should be, a non-UTF-8 Tiltfile, YAML
+    whose names aren't strings: `ci` says so and exits 1; under `up` a reload
+    says so and keeps running. Never a Python traceback."""
+    project = tmp_path / "bad"
+    (project / "dir-tiltfile").mkdir(parents=True)
+    result = tiltpy("ci", "-f", "dir-tiltfile", cwd=project)
+    assert result.returncode == 1 and "it is a directory" in result.stdout
+    (project / "k.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 123}\n")
+    (project / "Tiltfile").write_text("k8s_yaml('k.yaml')\n")
+    result = tiltpy("ci", cwd=project)
+    assert result.returncode == 1 and "metadata.name must be a string" in result.stdout
+    python_traceback = "Traceback (most recent call last):\n  File"  # Starlark's own traceback is fine
+    assert python_traceback not in result.stdout + result.stderr
+
+    (project / "Tiltfile").write_text("local_resource('ok', serve_cmd='sleep 3600')\n")
+    up = Up(project, "--port", "0")
+    try:
+        up.wait_for(r"ok\s*│ Starting serve_cmd", timeout=60)
+        mark = up.mark()
+        (project / "Tiltfile").write_bytes(b"local_resource('ok', serve_cmd='sleep 3600')\nx = '\xe9'\n")
+        up.wait_for(r"Tiltfile:2: not UTF-8", start=mark, timeout=30)
+        up.wait_for(r"Resources keep running as they were", start=mark, timeout=30)
+        mark = up.mark()
+        (project / "Tiltfile").write_text("k8s_yaml('k.yaml')\n")
+        up.wait_for(r"metadata.name must be a string", start=mark, timeout=30)
+        assert up.proc.poll() is None
+        assert "File \"" not in up.output  # no Python traceback frames
+    finally:
+        up.stop()

@@ -627,10 +627,9 @@ class Engine:
 
     def _restart_watcher(self) -> None:
         """A new watcher for the current Tiltfile result (tiltpy.watch picks
-        inotify or watchfiles, TILTPY_WATCHER overrides)."""
-        if self._watcher:
-            self._watcher.close()
-            self._watcher = None
+        inotify or watchfiles, TILTPY_WATCHER overrides). The old one is closed
+        only once the new one watches: a save in between is never missed."""
+        old, self._watcher = self._watcher, None
         self._watch = ProjectWatch(self.result)
         try:
             watcher = create_watcher(self.on_file_batch, is_ignored_dir=self._watch.is_ignored_dir,
@@ -640,6 +639,9 @@ class Engine:
         except WatchError as err:
             self.sink.log(TILTFILE, f"WARNING: file watching is off: {err}")
             return
+        finally:
+            if old is not None:
+                old.close()
         if watcher.kind != self._watcher_kind_logged:
             self._watcher_kind_logged = watcher.kind
             self.sink.log(TILTFILE, f"Watching files with {watcher.kind}")
@@ -671,6 +673,7 @@ class Engine:
                                  span_id=f"build:{len(self.tiltfile_builds) + 1}")
             self.tiltfile_builds = (self.tiltfile_builds + [record])[-10:]
             self.changed()
+            loading_since = time.time_ns()
             try:
                 result = await self._reload(self.tiltfile_args)
             finally:
@@ -685,6 +688,10 @@ class Engine:
                 await self.apply_result(result)
             if self._watcher is not None or self.options.watch:
                 self._restart_watcher()
+                # A save while the Tiltfile loaded or the watcher was replaced may
+                # have reached no watcher: the files' times tell.
+                if _modified_since(result.watched_files, loading_since):
+                    self._reload_again = True
             if not self._reload_again:
                 return
 
@@ -731,6 +738,16 @@ def _never_deployed(res: ResourceState, deleted: set[str]) -> set[str]:
     for synced in res.synced.values():
         known |= synced.local_paths
     return {p for p in deleted if p not in known and not any(k.startswith(p + "/") for k in known)}
+
+
+def _modified_since(paths: list[str], since_ns: int) -> bool:
+    for path in paths:
+        try:
+            if os.stat(path).st_mtime_ns >= since_ns:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _bind_host(host: str) -> str:

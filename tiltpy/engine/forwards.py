@@ -77,6 +77,10 @@ class ResourceForwards:
             if name:
                 self._log(f"Forwarding {self._names[id(forwarder)]} of pod {name}")
 
+    def drop_connections_except(self, live_pods: set[str]) -> None:
+        for forwarder in self.forwards:
+            forwarder.drop_connections_except(live_pods)
+
     async def stop(self) -> None:
         forwards, self.forwards = self.forwards, []
         for forwarder in forwards:

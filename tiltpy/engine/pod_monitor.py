@@ -191,6 +191,9 @@ class PodMonitor:
         self.state.restarts = sum(cs.get("restartCount", 0) for cs in
                                   ((newest or {}).get("status") or {}).get("containerStatuses") or [])
         if self.forwards is not None:
+            live_names = {p["metadata"]["name"] for p in self._pods.values()
+                          if not (p.get("metadata") or {}).get("deletionTimestamp")}
+            self.forwards.drop_connections_except(live_names)
             self.forwards.set_pod(target["metadata"]["name"] if target else None)
         if old != (self.state.status, self.state.error, self.state.pod):
             if problem and old[1] != problem:

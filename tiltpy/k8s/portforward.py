@@ -57,7 +57,7 @@ class PortForward:
         self._pod: str | None = None
         self._has_pod = asyncio.Event()
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: dict[asyncio.Task[Any], str | None] = {}  # connection -> the pod it reaches
         self._keep_spare = spare
         self._spare: tuple[str, asyncio.Task[ClientConnection]] | None = None  # (pod, its opening)
 
@@ -67,7 +67,7 @@ class PortForward:
 
     def set_pod(self, pod_name: str | None) -> None:
         # Only new connections see the change; live ones keep their websocket
-        # (and end by themselves when the old pod goes away). Connections
+        # until their pod goes away (drop_connections_except). Connections
         # waiting for a pod go on now.
         if pod_name == self._pod:
             return
@@ -100,8 +100,8 @@ class PortForward:
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = None
+        task.add_done_callback(lambda done: self._tasks.pop(done, None))
         task.add_done_callback(_retrieve)
 
     async def _connection(self, pod: str) -> ClientConnection:
@@ -127,6 +127,13 @@ class PortForward:
                                     # The API server answers pings, so keepalive never drops an idle
                                     # forward (a debugger, a DB pool) but does notice a vanished server.
                                     ping_interval=30, ping_timeout=30)
+
+    def drop_connections_except(self, live_pods: set[str]) -> None:
+        """Fail at once the connections to pods that are gone (deleted or
+        being deleted): their clients learn it now, not when a timeout fires."""
+        for task, pod in list(self._tasks.items()):
+            if pod is not None and pod not in live_pods:
+                task.cancel()
 
     async def start(self) -> None:
         if self._server is not None:
@@ -161,12 +168,13 @@ class PortForward:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
         pod = self._pod
+        self._tasks[task] = pod
         try:
             while pod is None:  # no ready pod yet: the connection waits for one
                 await self._has_pod.wait()
                 pod = self._pod
+            self._tasks[task] = pod
             await self._forward(pod, reader, writer)
         except asyncio.CancelledError:
             # stop() cancels us. Not re-raised: this is the top of a task owned by
@@ -184,7 +192,7 @@ class PortForward:
         except Exception as e:  # never let one connection take the listener down
             self._say(pod or "", f"unexpected {type(e).__name__}: {e}")
         finally:
-            self._tasks.discard(task)
+            self._tasks.pop(task, None)
             writer.close()
 
     async def _forward(self, pod: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
