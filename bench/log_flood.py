@@ -168,9 +168,14 @@ def synthetic(seconds: float) -> dict:
 
 def kubectl_rate(name: str, seconds: float) -> dict:
     """Lines per second `kubectl logs -f` gets from the pod over `seconds`."""
-    pod = subprocess.run(["kubectl", "get", "pods", "-l", f"app={name}", "-o", "jsonpath={.items[0].metadata.name}"],
-                         capture_output=True, text=True).stdout.strip()
-    proc = subprocess.Popen(["kubectl", "logs", "-f", "--since=1s", pod], stdout=subprocess.PIPE)
+    # The running pod: one of an earlier run may still be terminating.
+    listed = subprocess.run(["kubectl", "get", "pods", "-l", f"app={name}", "-o", "json"],
+                            capture_output=True, text=True, check=True).stdout
+    live = [pod["metadata"]["name"] for pod in json.loads(listed)["items"]
+            if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")]
+    if not live:
+        raise SystemExit(f"no running pod labelled app={name} to compare with")
+    proc = subprocess.Popen(["kubectl", "logs", "-f", "--since=1s", live[0]], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     lines, start = 0, time.monotonic()
     for _ in proc.stdout:
