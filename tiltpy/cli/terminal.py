@@ -194,15 +194,26 @@ def _open_browser(url: str) -> None:
 
 
 class UI:
-    """The web server and the terminal of one `up`, wired to its engine."""
+    """The web server and the terminal of one `up`, wired to its engine.
 
-    def __init__(self, web: Any, terminal: Terminal) -> None:
-        self.web = web
+    The port is bound and the URL shown at once; the server itself (Starlette
+    and uvicorn, a tenth of a second of imports) starts when the engine is
+    attached, in a worker thread, while the first deploy waits on Docker and
+    the cluster: a browser that connects earlier waits in the backlog."""
+
+    def __init__(self, sink: LogSink, host: str, port: int, terminal: Terminal, sock: Any) -> None:
+        self.sink = sink
+        self.host = host
+        self.port = port
         self.terminal = terminal
+        self.web: Any = None
+        self._sock = sock
+        self._engine: Engine | None = None
+        self._starting: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
-        return self.web.url
+        return self.terminal.url
 
     def greeting(self) -> str:
         """The first (Tiltfile) log line."""
@@ -210,24 +221,62 @@ class UI:
         return f"tiltpy {__version__} — {where}Ctrl-C to stop (deployments keep running)"
 
     def attach(self, engine: Engine) -> None:
-        self.web.attach(engine)
+        self._engine = engine
         self.terminal.attach(engine)
+        if self._sock is not None:
+            self._starting = asyncio.get_running_loop().create_task(self._start_web(), name="dashboard start")
+            self._starting.add_done_callback(self._started)
+
+    async def _start_web(self) -> None:
+        import importlib
+
+        server = await asyncio.to_thread(importlib.import_module, "tiltpy.web.server")
+        sock, self._sock = self._sock, None
+        web = server.WebServer(self.sink, host=self.host, port=self.port, sock=sock)
+        if await web.start():
+            self.web = web
+            if self._engine is not None:
+                web.attach(self._engine)
+
+    def _started(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            err = task.exception()
+            self.sink.log(TILTFILE, f"ERROR: the dashboard could not start: {type(err).__name__}: {err}")
+
+    async def stop(self) -> None:
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+            with contextlib.suppress(BaseException):
+                await self._starting
+        if self.web is not None:
+            await self.web.stop()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 @contextlib.asynccontextmanager
 async def serve_ui(sink: LogSink, host: str, port: int, stream: bool):  # type: ignore[no-untyped-def]
-    """Start the web server (unless the port is 0 or taken) and the terminal
-    display; stop both on the way out."""
-    from tiltpy.web.server import WebServer
+    """Bind the dashboard's port (unless it is 0 or taken) and start the
+    terminal display; the web server follows once an engine is attached.
+    Stop both on the way out."""
+    from tiltpy.web.address import bind_address, dashboard_url, listen
 
-    web = WebServer(sink, host=host, port=port)
-    await web.start()
+    sock = None
+    if port > 0:
+        try:
+            sock = listen(host, port)
+        except OSError as err:
+            sink.log(TILTFILE, f"WARNING: the dashboard is off: cannot listen on {bind_address(host)}:{port} "
+                               f"({err.strerror or err}); use --port or TILTPY_PORT for another port")
+    url = dashboard_url(host, port) if sock is not None else ""
     interactive = sys.stdout.isatty()
-    terminal = Terminal(sink, web.url, stream=stream or not interactive, interactive=interactive)
+    terminal = Terminal(sink, url, stream=stream or not interactive, interactive=interactive)
     terminal.header()
     terminal.start_keys()
+    ui = UI(sink, host, port, terminal, sock)
     try:
-        yield UI(web, terminal)
+        yield ui
     finally:
         terminal.close()
-        await web.stop()
+        await ui.stop()

@@ -50,6 +50,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tiltpy import __version__
 from tiltpy.engine.logs import TILTFILE, LogLine, LogSink
+from tiltpy.web.address import WILDCARD_HOSTS, bind_address, dashboard_url, listen
 from tiltpy.model.manifest import TRIGGER_MODE_AUTO, TRIGGER_MODE_MANUAL
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 TOKEN_HEADER = "X-Tiltpy-Token"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
-WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 # The websocket sends at most one message per interval, with at most this
 # many log lines (the newest; the rest are counted as skipped), so a pod
@@ -71,17 +71,6 @@ SNAPSHOT_LINES = 2000
 VIEW_REFRESH = 2.0
 MAX_LOG_READ = 20000
 LOG_WAKE_INTERVAL = 0.05
-
-
-def bind_address(host: str) -> str:
-    return "127.0.0.1" if host in ("", "localhost") else host
-
-
-def dashboard_url(host: str, port: int) -> str:
-    shown = "localhost" if host in ("", "localhost", "127.0.0.1") or host in WILDCARD_HOSTS else host
-    if ":" in shown:
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}/"
 
 
 def _split_host(value: str) -> str:
@@ -152,6 +141,8 @@ class Hub:
         self._woken_seq = 0
         self._view_fn: Callable[[], dict[str, Any]] | None = None
         self._published: dict[str, Any] | None = None
+        self.published_at = 0.0  # time.monotonic() of the latest view
+        self.viewers = 0  # open websockets: the periodic refresh is for them
 
     def bind(self, loop: asyncio.AbstractEventLoop, view_fn: Callable[[], dict[str, Any]]) -> None:
         self.loop = loop
@@ -163,6 +154,7 @@ class Hub:
 
     def publish(self, view: dict[str, Any]) -> None:
         """A new view of the engine, computed on the engine's loop (any thread)."""
+        self.published_at = time.monotonic()
         loop = self.loop
         if loop is None:
             self._published = view
@@ -353,9 +345,12 @@ class WebApp:
 
     async def _refresh(self) -> None:
         # View fields that change without Engine.changed() (pending files…).
+        # Only while a page is open: an idle `up` with nobody watching computes
+        # nothing (a GET of /api/view asks for a fresh view itself).
         while True:
             await asyncio.sleep(VIEW_REFRESH)
-            self.publish_view()
+            if self.hub.viewers:
+                self.publish_view()
 
     def compute_view(self) -> dict[str, Any]:
         if self.engine is not None:
@@ -393,6 +388,17 @@ class WebApp:
         self._engine_changed_soon()
         return result
 
+    async def _fresh_view(self) -> dict[str, Any]:
+        """The view computed now, on the engine's loop (which owns its state)."""
+        loop = self.engine_loop
+        if loop is None or loop is asyncio.get_running_loop():
+            return self.compute_view()
+
+        async def compute() -> dict[str, Any]:
+            return self.compute_view()
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(compute(), loop))
+
     def _engine_changed_soon(self) -> None:
         """After an action, make sure the next view reflects it."""
         if self.engine_loop is not None:
@@ -428,7 +434,12 @@ class WebApp:
 
     async def api_view(self, request: Request) -> Response:
         self._bound()
-        view = self.hub.view()
+        if self.engine is not None and time.monotonic() - self.hub.published_at > VIEW_REFRESH:
+            # Nothing refreshed it lately (no page open): what the periodic refresh would show.
+            view = await self._fresh_view()
+            self.hub.publish(view)
+        else:
+            view = self.hub.view()
         return _json({**view, "session": {**view["session"], "logSeq": self.sink.last_seq}})
 
     async def api_token(self, request: Request) -> Response:
@@ -604,6 +615,7 @@ class WebApp:
         self._bound()
         await ws.accept()
         sender = asyncio.create_task(self._push(ws))
+        self.hub.viewers += 1
         try:
             while True:  # notice the disconnect; clients send nothing we need
                 message = await ws.receive()
@@ -612,6 +624,7 @@ class WebApp:
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
+            self.hub.viewers -= 1
             sender.cancel()
             with contextlib.suppress(BaseException):
                 await sender
@@ -704,8 +717,10 @@ class WebServer:
     (see WebApp's wiring). If the port can't be bound, `start` warns and
     `up` carries on without it."""
 
-    def __init__(self, sink: LogSink, host: str = "localhost", port: int = 10350, token: str | None = None) -> None:
+    def __init__(self, sink: LogSink, host: str = "localhost", port: int = 10350, token: str | None = None,
+                 sock: socket.socket | None = None) -> None:
         self.sink = sink
+        self._sock = sock  # bound already by `up` (see web/address.py)
         self.host = host
         self.port = port
         self.token = token or secrets.token_urlsafe(24)
@@ -719,25 +734,11 @@ class WebServer:
     def hub(self) -> Hub:
         return self.web.hub
 
-    def _listen(self) -> socket.socket:
-        address = bind_address(self.host)
-        family, _, _, _, sockaddr = socket.getaddrinfo(address, self.port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(sockaddr)
-            sock.listen(128)
-        except OSError:
-            sock.close()
-            raise
-        sock.setblocking(False)
-        return sock
-
     async def start(self) -> bool:
         if self.port <= 0:
             return False
         try:
-            sock = self._listen()
+            sock, self._sock = self._sock or listen(self.host, self.port), None
         except OSError as err:
             self.sink.log(TILTFILE, f"WARNING: the dashboard is off: cannot listen on "
                                     f"{bind_address(self.host)}:{self.port} ({err.strerror or err}); "
