@@ -175,7 +175,8 @@ def kubectl_rate(name: str, seconds: float) -> dict:
             if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")]
     if not live:
         raise SystemExit(f"no running pod labelled app={name} to compare with")
-    proc = subprocess.Popen(["kubectl", "logs", "-f", "--since=1s", live[0]], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(["kubectl", "logs", "-f", "--since=1s", live[0]], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     assert proc.stdout is not None
     lines, start = 0, time.monotonic()
     for _ in proc.stdout:
@@ -185,7 +186,10 @@ def kubectl_rate(name: str, seconds: float) -> dict:
     elapsed = time.monotonic() - start
     proc.kill()
     proc.wait()
-    return {"lines_per_s": round(lines / elapsed), "mb_per_s": round(lines * 201 / elapsed / 1e6, 2)}
+    figures = {"lines_per_s": round(lines / elapsed), "mb_per_s": round(lines * 201 / elapsed / 1e6, 2)}
+    if not lines:
+        figures["kubectl_error"] = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace")[-500:]
+    return figures
 
 
 def main() -> int:

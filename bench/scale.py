@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
 from tests.e2e.harness import TILTPY  # noqa: E402  ($TILTPY_BIN, else this checkout)
+from tests.k8s_yaml import httpd_deployment  # noqa: E402
 
 _testbed_env()
 
@@ -54,32 +55,16 @@ def generate(root: Path, n: int, namespace: str = NAMESPACE) -> None:
         service.mkdir(parents=True)
         (service / "Dockerfile").write_text("FROM busybox\nCOPY . /www\n")
         (service / "index.html").write_text(f"{name}\n")
-        (root / "k8s" / f"{name}.yaml").write_text(textwrap.dedent(f"""\
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata:
-              name: {name}
-              namespace: {namespace}
-              labels: {{app: {name}}}
-            spec:
-              selector: {{matchLabels: {{app: {name}}}}}
-              template:
-                metadata: {{labels: {{app: {name}}}}}
-                spec:
-                  terminationGracePeriodSeconds: 1
-                  containers:
-                  - name: httpd
-                    image: scale-{name}
-                    command: ["httpd", "-f", "-p", "8000", "-h", "/www"]
-                    ports: [{{containerPort: 8000}}]
-            ---
+        service_yaml = textwrap.dedent(f"""\
             apiVersion: v1
             kind: Service
             metadata: {{name: {name}, namespace: {namespace}}}
             spec:
               selector: {{app: {name}}}
               ports: [{{port: 8000}}]
-            """))
+            """)
+        deployment_yaml = httpd_deployment(name, f"scale-{name}", namespace=namespace)
+        (root / "k8s" / f"{name}.yaml").write_text(deployment_yaml + "---\n" + service_yaml)
     (root / "Tiltfile").write_text(textwrap.dedent(f"""\
         update_settings(max_parallel_updates=4)
         for i in range({n}):

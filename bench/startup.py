@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
 from tests.e2e.harness import TILTPY  # noqa: E402  ($TILTPY_BIN, else this checkout)
+from tests.k8s_yaml import httpd_deployment  # noqa: E402
 
 _testbed_env()
 
@@ -61,22 +62,7 @@ def make_project(root: Path) -> None:
     (root / "www").mkdir(parents=True)
     (root / "www" / "index.html").write_text("hello from the startup benchmark\n")
     (root / "Dockerfile").write_text("FROM busybox\nCOPY www /www\n")
-    (root / "k8s.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata: {{name: {NAME}}}
-        spec:
-          selector: {{matchLabels: {{app: {NAME}}}}}
-          template:
-            metadata: {{labels: {{app: {NAME}}}}}
-            spec:
-              terminationGracePeriodSeconds: 1
-              containers:
-              - name: httpd
-                image: {NAME}-image
-                command: ["httpd", "-f", "-p", "8000", "-h", "/www"]
-                ports: [{{containerPort: 8000}}]
-        """))
+    (root / "k8s.yaml").write_text(httpd_deployment(NAME, f"{NAME}-image"))
     (root / "Tiltfile").write_text(textwrap.dedent(f"""\
         k8s_yaml('k8s.yaml')
         docker_build('{NAME}-image', '.', live_update=[sync('www', '/www')])
