@@ -5,7 +5,6 @@ Pure functions only: the Tiltfile layer and the deployer both use them."""
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -267,6 +266,8 @@ def inject(objects: list[dict[str, Any]], injections: list[ImageInjection], reso
             labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, RESOURCE_LABEL: resource_label(resource)}
             _label(template.setdefault("metadata", {}), labels)
             _annotate(template["metadata"], {RESOURCE_ANNOTATION: resource})
+            import hashlib  # OpenSSL's loading: not on a dry load's path
+
             digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
             _label(template["metadata"], {TEMPLATE_HASH_LABEL: digest})
         elif template is obj:
@@ -284,6 +285,8 @@ def resource_label(name: str) -> str:
     if len(name) <= 63 and _LABEL_VALUE.match(name):
         return name
     readable = re.sub(r"[^-A-Za-z0-9_.]+", "-", name)[:46].strip("-_.")
+    import hashlib
+
     digest = hashlib.sha256(name.encode()).hexdigest()[:16]
     return f"{readable}-{digest}" if readable else digest
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import TYPE_CHECKING, Any
 
 from tiltpy.tiltfile.builtins.dialect import go_str
@@ -85,6 +84,8 @@ def local(
     shown = command_display(argv)
     if not echo_off:
         ctx.state.log(f"local: {shown}")
+    import subprocess
+
     from tiltpy import children  # its thread pool and logging only when a command runs
 
     try:

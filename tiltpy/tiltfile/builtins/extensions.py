@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import starlark as sl
 
 from tiltpy.model.manifest import FallBackOn, InitialSync, RestartContainer, Run, Sync
-from tiltpy.tiltfile import extension_repos
 from tiltpy.tiltfile.builtins._common import abs_path, to_starlark
 from tiltpy.tiltfile.builtins.v1alpha1 import ANNOTATION_MANAGED_BY, api_objects, new_object
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.values import as_str, type_name
 
 if TYPE_CHECKING:
+    from tiltpy.tiltfile import extension_repos  # imported where used: git and shutil only for ext:// loads
     from tiltpy.tiltfile.loader import FileContext
     from tiltpy.tiltfile.state import TiltfileState
 
@@ -93,6 +93,8 @@ def resolve_extension(state: TiltfileState, spec: str) -> str:
 def _repo_status(state: TiltfileState, repo_name: str) -> extension_repos.RepoStatus:
     """Tilt's ensureRepo + the repo reconciler: the registered repo, or one
     with the default URL; fetched once per load."""
+    from tiltpy.tiltfile import extension_repos
+
     objects = api_objects(state)
     repo = objects.get("ExtensionRepo", repo_name)
     if repo is None:
@@ -122,6 +124,8 @@ def registered_extension_tiltfile(objects: list[dict[str, Any]], name: str,
     resources labelled `extension.<name>`). Returns (its Tiltfile, error),
     fetching its repo from `objects` (a TiltfileResult's api_objects) as a
     load would."""
+    from tiltpy.tiltfile import extension_repos
+
     by_kind: dict[tuple[str, str], dict[str, Any]] = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     ext = by_kind.get(("Extension", name))
     if ext is None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +28,6 @@ from tiltpy.tiltfile.builtins._common import (
     env_dict,
     go_quote,
 )
-from tiltpy.k8s.jsonpath import JSONPathError, find_images, locator_applies, parse as parse_jsonpath
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.values import as_bool, as_command, as_str, as_str_list, type_name
 
@@ -146,6 +143,8 @@ def filter_yaml(ctx: FileContext, yaml: Any, labels: Any = None, name: Any = Non
 # --- k8s_kind ---------------------------------------------------------------------
 
 def _locators_from_paths(builtin: str, kind: str, api_version: str, value: Any) -> list[ImageLocator]:
+    from tiltpy.k8s.jsonpath import JSONPathError, parse as parse_jsonpath
+
     paths = value if isinstance(value, (list, tuple)) else ([] if value is None else [value])
     out = []
     for path in paths:
@@ -160,6 +159,8 @@ def _locators_from_paths(builtin: str, kind: str, api_version: str, value: Any) 
 
 
 def _object_locator(builtin: str, kind: str, api_version: str, value: Any) -> ImageLocator | None:
+    from tiltpy.k8s.jsonpath import JSONPathError, parse as parse_jsonpath
+
     if value is None or value == {}:
         return None
     shape = "Expected dict of the form {'json_path': str, 'repo_field': str, 'tag_field': str}"
@@ -365,10 +366,14 @@ def all_locators(state: TiltfileState) -> list[ImageLocator]:
 
 
 def locator_images(state: TiltfileState, obj: dict[str, Any]) -> list[str]:
+    from tiltpy.k8s.jsonpath import find_images
+
     return find_images(obj, all_locators(state))
 
 
 def locators_for(state: TiltfileState, objects: list[dict[str, Any]]) -> tuple[ImageLocator, ...]:
+    from tiltpy.k8s.jsonpath import locator_applies
+
     return tuple(loc for loc in all_locators(state) if any(locator_applies(loc, o) for o in objects))
 
 
@@ -413,10 +418,18 @@ def secrets_of(state: TiltfileState) -> tuple[list[str], dict[str, str]]:
 
 # --- helm and kustomize -----------------------------------------------------------------
 
+def _which(program: str) -> str | None:
+    import shutil  # with its compression modules, only when helm() or kustomize() runs
+
+    return shutil.which(program)
+
+
 def _run_tool(ctx: FileContext, argv: list[str], cwd: str, log_command: bool = True, prefix: str = "Running:") -> str:
     shown = command_display(argv)
     if log_command:
         ctx.state.log(f"{prefix} {shown}")
+    import subprocess
+
     from tiltpy import children  # its thread pool and logging only when a command runs
 
     try:
@@ -479,7 +492,7 @@ def helm(ctx: FileContext, pathToChartDir: Any, name: Any = "", namespace: Any =
     ctx.state.watch(chart)
     for dep in _local_subcharts(chart):
         ctx.state.watch(abs_path(ctx, dep))
-    if shutil.which("helm") is None:
+    if _which("helm") is None:
         raise TiltfileError("Unable to find Helm installation. Make sure `helm` is on your $PATH.")
     version = _helm_version(ctx)
     argv = ["helm", "template", name or "chart", chart]
@@ -568,11 +581,11 @@ def kustomize(ctx: FileContext, pathToDir: Any, kustomize_bin: Any = None, flags
         if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
             raise TiltfileError(f'kustomize: exec: "{binary}": executable file not found')
         argv = [binary, "build"]
-    elif shutil.which("kustomize"):
+    elif _which("kustomize"):
         argv = ["kustomize", "build"]
     else:
         ctx.state.log("Falling back to `kubectl kustomize` since `kustomize` was not found in PATH")
-        if shutil.which("kubectl") is None:
+        if _which("kubectl") is None:
             raise TiltfileError("kustomize: neither `kustomize` nor `kubectl` was found in PATH")
         argv = ["kubectl", "kustomize"]
     rel = os.path.relpath(path, ctx.dir)
