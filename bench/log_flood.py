@@ -175,15 +175,21 @@ def kubectl_rate(name: str, seconds: float) -> dict:
             if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")]
     if not live:
         raise SystemExit(f"no running pod labelled app={name} to compare with")
-    proc = subprocess.Popen(["kubectl", "logs", "-f", "--since=1s", live[0]], stdout=subprocess.PIPE,
+    # --tail, not --since: the kubelet finds a time by reading the log file from its start.
+    proc = subprocess.Popen(["kubectl", "logs", "-f", "--tail=1", live[0]], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     assert proc.stdout is not None
-    lines, start = 0, time.monotonic()
-    for _ in proc.stdout:
-        lines += 1
-        if time.monotonic() - start > seconds:
-            break
-    elapsed = time.monotonic() - start
+    counted = [0]
+
+    def count() -> None:  # in a thread: a stalled stream must not stall the measurement
+        for _ in proc.stdout:
+            counted[0] += 1
+
+    start = time.monotonic()
+    reader = threading.Thread(target=count, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    lines, elapsed = counted[0], time.monotonic() - start
     proc.kill()
     proc.wait()
     figures = {"lines_per_s": round(lines / elapsed), "mb_per_s": round(lines * 201 / elapsed / 1e6, 2)}
