@@ -10,8 +10,10 @@ written) in a namespace of its own, and reports:
 load:        `tiltpy alpha tiltfile-result` wall time (median and min of 5),
              the process start included;
 up_ready:    `tiltpy up` (images already built by a warm-up `tiltpy ci`,
-             pods created anew) until every resource is ready, from the
-             dashboard's /api/view;
+             whose pods are deleted and gone first) until every resource is
+             ready, from the dashboard's /api/view (--cluster-baseline: also
+             cluster_only_ready_s, the same number of busybox pods applied at
+             once with kubectl, the cluster's own floor);
 connections: TCP connections `up` holds to the API server once settled
              (one is the shared pod watch; one log stream per container,
              which the API serves only per container; the rest the REST pool);
@@ -39,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
 from tests.e2e.harness import TILTPY  # noqa: E402  ($TILTPY_BIN, else this checkout)
-from tests.k8s_yaml import httpd_deployment  # noqa: E402
+from tests.k8s_yaml import deployment, httpd_deployment  # noqa: E402
 
 _testbed_env()
 
@@ -73,6 +75,40 @@ def generate(root: Path, n: int, namespace: str = NAMESPACE) -> None:
             docker_build('scale-' + name, 'services/' + name, live_update=[sync('services/' + name, '/www')])
             k8s_resource(name, labels=['group-%d' % (i % 10)])
         """))
+
+
+def wait_until_no_pods(namespace: str = NAMESPACE, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = subprocess.run(["kubectl", "get", "pods", "-n", namespace, "-o", "name"],
+                                capture_output=True, text=True).stdout
+        if not listed.strip():
+            return
+        time.sleep(2)
+    raise SystemExit(f"pods in {namespace} still there after {timeout:.0f} s")
+
+
+def cluster_only_ready(n: int, namespace: str = NAMESPACE) -> float:
+    """Seconds the cluster alone takes to make n busybox httpd pods ready
+    (one `kubectl apply`, no tiltpy): the floor for up_ready."""
+    yaml_text = "---\n".join(
+        deployment(f"baseline-{i}", "busybox", "mkdir -p /www && exec httpd -f -p 8000 -h /www", namespace=namespace)
+        .replace("          image: busybox\n", "          image: busybox\n          imagePullPolicy: IfNotPresent\n")
+        for i in range(n))
+    start = time.perf_counter()
+    subprocess.run(["kubectl", "apply", "-f", "-"], input=yaml_text, text=True, check=True, capture_output=True)
+    try:
+        while True:
+            listed = json.loads(subprocess.run(["kubectl", "get", "deployments", "-n", namespace, "-o", "json"],
+                                               capture_output=True, text=True, check=True).stdout)
+            if sum(1 for d in listed["items"] if (d.get("status") or {}).get("readyReplicas") == 1) >= n:
+                return round(time.perf_counter() - start, 1)
+            if time.perf_counter() - start > 900:
+                raise SystemExit(f"the cluster alone did not make {n} pods ready within 15 minutes")
+            time.sleep(0.5)
+    finally:
+        subprocess.run(["kubectl", "delete", "-f", "-"], input=yaml_text, text=True, capture_output=True)
+        wait_until_no_pods(namespace)
 
 
 def load_time(project: Path, env: dict[str, str], runs: int = 5) -> dict[str, float]:
@@ -170,6 +206,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="10,50,100,200,400")
     parser.add_argument("--max-pods", type=int, default=100, help="larger sizes: load time only")
     parser.add_argument("--idle-seconds", type=float, default=60, help="CPU measured over this long")
+    parser.add_argument("--cluster-baseline", action="store_true",
+                        help="also time the cluster alone starting as many pods (kubectl apply)")
     parser.add_argument("--settle", type=float, default=60, help="rest after ready before measuring idle")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -188,6 +226,9 @@ def main() -> int:
                 subprocess.run([*TILTPY, "ci", "--timeout", "30m"], cwd=project, env=env, check=True,
                                capture_output=True)
                 subprocess.run([*TILTPY, "down"], cwd=project, env=env, capture_output=True)
+                wait_until_no_pods()  # pods still terminating would slow the timed start
+                if args.cluster_baseline:
+                    figures["cluster_only_ready_s"] = cluster_only_ready(n)
                 try:
                     figures.update(run_up(project, env, n, args.idle_seconds, args.settle))
                 finally:

@@ -697,19 +697,36 @@ def _error(status: int, message: str) -> Response:
 
 
 class _Server:
-    """uvicorn's server without its signal handling: Ctrl-C belongs to `up`."""
+    """uvicorn's server without its signal handling (Ctrl-C belongs to `up`)
+    and without its tick: uvicorn wakes ten times a second to see whether it
+    should exit and to refresh its Date header; an idle `up` should not wake
+    at all, so it waits for `exit()` and sends no Date header."""
 
     def __init__(self, app: ASGIApp) -> None:
         import uvicorn
 
         class Quiet(uvicorn.Server):
+            exit_requested: asyncio.Event | None = None
+
             @contextlib.contextmanager
             def capture_signals(self):  # type: ignore[override]
                 yield
 
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
+            async def main_loop(self) -> None:
+                self.exit_requested = asyncio.Event()
+                if not await self.on_tick(0):  # sets the default headers once
+                    await self.exit_requested.wait()
+
+        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, date_header=False,
                                 ws="websockets-sansio", ws_ping_interval=20, timeout_graceful_shutdown=1)
         self.server = Quiet(config)
+
+    def exit(self) -> None:
+        """Call on the server's loop."""
+        self.server.should_exit = True
+        self.server.force_exit = True
+        if self.server.exit_requested is not None:
+            self.server.exit_requested.set()
 
 
 class WebServer:
@@ -780,12 +797,6 @@ class WebServer:
         self.web.close()
         if self._server is None or self._thread is None or self._loop is None:
             return
-        server = self._server.server
-
-        def exit_now() -> None:
-            server.should_exit = True
-            server.force_exit = True
-
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(exit_now)
+            self._loop.call_soon_threadsafe(self._server.exit)
         await asyncio.to_thread(self._thread.join, 3)
