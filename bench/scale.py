@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
-from tests.e2e.harness import TILTPY  # noqa: E402  ($TILTPY_BIN, else this checkout)
+from tests.e2e.harness import TILTPY, interrupt  # noqa: E402  ($TILTPY_BIN, else this checkout)
 from tests.k8s_yaml import deployment, httpd_deployment  # noqa: E402
 
 _testbed_env()
@@ -194,11 +193,7 @@ def run_up(project: Path, env: dict[str, str], n: int, idle_seconds: float, sett
         return {"up_ready_s": round(ready, 1), "api_connections": connections,
                 "idle_cpu_percent": round(cpu, 2), "idle_rss_mib": _rss_mib(up.pid)}
     finally:
-        up.send_signal(signal.SIGINT)
-        try:
-            up.wait(60)
-        except subprocess.TimeoutExpired:
-            up.kill()
+        interrupt(up, 60)
 
 
 def main() -> int:
@@ -233,6 +228,7 @@ def main() -> int:
                     figures.update(run_up(project, env, n, args.idle_seconds, args.settle))
                 finally:
                     subprocess.run([*TILTPY, "down"], cwd=project, env=env, capture_output=True)
+                    wait_until_no_pods()  # nor the next size's load time
             else:
                 figures["up"] = f"not run: more than --max-pods {args.max_pods} pods (the kubelet runs at most 110)"
             out["sizes"][str(n)] = figures

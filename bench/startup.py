@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -40,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
-from tests.e2e.harness import TILTPY  # noqa: E402  ($TILTPY_BIN, else this checkout)
+from tests.e2e.harness import TILTPY, interrupt  # noqa: E402  ($TILTPY_BIN, else this checkout)
 from tests.k8s_yaml import httpd_deployment  # noqa: E402
 
 _testbed_env()
@@ -110,11 +109,7 @@ def one_run(project: Path, env: dict[str, str]) -> dict[str, float]:
     except TimeoutError:
         raise SystemExit("no answer; output:\n" + "\n".join(lines[-40:])) from None
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        interrupt(proc)
         reader.join(5)
     phases = {name: round(seen[name] - start, 3) for name, _ in PHASES if name in seen}
     phases["answered"] = round(answered - start, 3)

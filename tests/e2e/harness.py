@@ -85,14 +85,19 @@ class Up:
             return len(self._lines)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return interrupt(self.proc)
+
+
+def interrupt(proc: subprocess.Popen, timeout: float = 30) -> int:
+    """Ctrl-C for a running `tiltpy`; killed if it has not stopped within `timeout`."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def http_get(url: str, timeout: float = 120, expect: str | None = None) -> str:
