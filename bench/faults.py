@@ -73,10 +73,15 @@ def serve_next_edit(project: Path, version: int, limit: float = 300) -> float | 
 
 
 def current_pod() -> str:
-    out = subprocess.run(["kubectl", "get", "pods", "-l", f"app={NAME}", "-o",
-                          "jsonpath={.items[?(@.metadata.deletionTimestamp==null)].metadata.name}"],
-                         capture_output=True, text=True).stdout.split()
-    return out[0] if out else ""
+    """The app's pod that is not being deleted (kubectl's JSONPath has no `null`
+    in filters, hence the JSON)."""
+    listed = subprocess.run(["kubectl", "get", "pods", "-l", f"app={NAME}", "-o", "json"],
+                            capture_output=True, text=True, check=True).stdout
+    live = [pod["metadata"]["name"] for pod in json.loads(listed)["items"]
+            if not pod["metadata"].get("deletionTimestamp")]
+    if not live:
+        raise RuntimeError(f"no pod labelled app={NAME} to inject the fault into")
+    return live[0]
 
 
 def api_server_restart(up: Up) -> None:
@@ -86,14 +91,15 @@ def api_server_restart(up: Up) -> None:
 
 
 def pod_deleted(up: Up) -> None:
-    subprocess.run(["kubectl", "delete", "pod", current_pod(), "--wait=false"], capture_output=True)
+    subprocess.run(["kubectl", "delete", "pod", current_pod(), "--wait=false"], capture_output=True, check=True)
 
 
 def forward_pod_killed_mid_request(up: Up) -> None:
     held = socket.create_connection(("127.0.0.1", PORT), timeout=10)
     held.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\n")
     time.sleep(0.3)
-    subprocess.run(["kubectl", "delete", "pod", current_pod(), "--grace-period=0", "--force"], capture_output=True)
+    subprocess.run(["kubectl", "delete", "pod", current_pod(), "--grace-period=0", "--force"], capture_output=True,
+                   check=True)
     held.settimeout(30)
     try:
         held.recv(4096)
