@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from typing import Callable
+from typing import Callable, Iterator
 
 from watchfiles import Change, awatch
 
@@ -135,6 +135,12 @@ class PortableWatcher:
         """Walk the watched (non-ignored) directories once, noting the ignored
         ones below them: when one is deleted or moved away, its event must be
         dropped, and by then it can't be asked whether it was a directory."""
+        for _ in self._walk(root):
+            pass
+
+    def _walk(self, root: str) -> Iterator[str]:
+        """Every path below `root`, not descending into ignored directories
+        (which are not yielded either, but are remembered by _is_ignored)."""
         stack = [root]
         while stack:
             try:
@@ -143,10 +149,15 @@ class PortableWatcher:
                 continue
             for entry in entries:
                 try:
-                    if entry.is_dir(follow_symlinks=False) and not self._is_ignored(entry.path):
-                        stack.append(entry.path)
+                    is_dir = entry.is_dir(follow_symlinks=False)
                 except OSError:
                     continue
+                if is_dir and self._is_ignored(entry.path):
+                    continue
+                yield entry.path
+                if is_dir:
+                    stack.append(entry.path)
+
 
     def _keep(self, change: Change, path: str) -> bool:
         """watchfiles' watch_filter: drop what is outside the roots, under an
@@ -229,23 +240,7 @@ class PortableWatcher:
     def _add_tree_files(self, directory: str, batch: set[str]) -> None:
         """A new or moved-in directory: everything in it is new here, and some
         backends (inotify) report nothing written before their watch existed."""
-        stack = [directory]
-        while stack:
-            try:
-                entries = list(os.scandir(stack.pop()))
-            except OSError:
-                continue
-            for entry in entries:
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                except OSError:
-                    continue
-                if is_dir and self._is_ignored(entry.path):
-                    continue
-                batch.add(entry.path)
-                if is_dir:
-                    stack.append(entry.path)
-
+        batch.update(self._walk(directory))
 
 def _explain(err: BaseException) -> str:
     text = str(err) or type(err).__name__
