@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import posixpath
+import re
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import starlark as sl
@@ -210,3 +211,29 @@ def structured(value: Any, what: str) -> Any:
         return out
     raise TiltfileError(f"error converting object from starlark: unable to convert from starlark value, "
                         f"unsupported type {type_name(value)}")
+
+
+_GO_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+_NS_PER_UNIT = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10 ** 9,
+                "m": 60 * 10 ** 9, "h": 3600 * 10 ** 9}
+
+
+def parse_go_duration(text: str) -> int:
+    """Go's time.ParseDuration, in nanoseconds; ValueError with Go's message."""
+    s, sign = text, 1
+    if s[:1] in "+-":
+        sign = -1 if s[0] == "-" else 1
+        s = s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        raise ValueError(f"time: invalid duration {go_quote(text)}")
+    total, pos = 0.0, 0
+    while pos < len(s):
+        match = _GO_DURATION_PART.match(s, pos)
+        if not match or match.group(1) in ("", "."):
+            number = re.match(r"[0-9.]+$", s[pos:])
+            raise ValueError(f"time: {'missing unit in' if number else 'invalid'} duration {go_quote(text)}")
+        total += float(match.group(1)) * _NS_PER_UNIT[match.group(2)]
+        pos = match.end()
+    return sign * int(round(total))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tiltpy.model.manifest import DockerPruneSettings
-from tiltpy.tiltfile.builtins._common import area
+from tiltpy.tiltfile.builtins._common import area, parse_go_duration
 from tiltpy.tiltfile.errors import TiltfileError
 from tiltpy.tiltfile.values import as_bool, as_int, as_str, as_str_dict, as_str_list, type_name
 
@@ -85,31 +85,9 @@ def update_settings(ctx: FileContext, max_parallel_updates: Any = None, k8s_upse
         s.k8s_server_side_apply = ssa
 
 
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
 def parse_duration(text: str) -> float:
     """Go's time.ParseDuration, in seconds."""
-    original = text
-    sign = 1.0
-    if text[:1] in "+-" and text:
-        sign = -1.0 if text[0] == "-" else 1.0
-        text = text[1:]
-    if text == "0":
-        return 0.0
-    if not text:
-        raise ValueError(f'time: invalid duration "{original}"')
-    total, pos = 0.0, 0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if not match:
-            if re.match(r"(\d+(?:\.\d*)?|\.\d+)$", text[pos:]):
-                raise ValueError(f'time: missing unit in duration "{original}"')
-            raise ValueError(f'time: invalid duration "{original}"')
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    return sign * total
+    return parse_go_duration(text) / 10 ** 9
 
 
 def _duration(builtin: str, param: str, value: Any) -> float | None:

@@ -11,11 +11,10 @@ shape ({apiVersion, kind, metadata, spec}, camelCase fields, Go's omitempty)
 that the engine makes act (TiltfileResult.api_objects)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tiltpy.tiltfile.builtins._common import abs_path, area, go_quote
+from tiltpy.tiltfile.builtins._common import abs_path, area, go_quote, parse_go_duration
 from tiltpy.tiltfile.errors import TiltfileError
 from tiltpy.tiltfile.values import type_name
 
@@ -293,30 +292,12 @@ def _pathlist(ctx: FileContext, value: Any) -> list[str] | None:
     return out
 
 
-_DURATION = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10 ** 9, "m": 60 * 10 ** 9,
-            "h": 3600 * 10 ** 9}
-
-
 def parse_duration(text: str) -> int:
     """Go's time.ParseDuration, in nanoseconds."""
-    s, sign = text, 1
-    if s[:1] in "+-":
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise _Unpack(f"time: invalid duration {go_quote(text)}")
-    total, pos = 0.0, 0
-    while pos < len(s):
-        match = _DURATION.match(s, pos)
-        if not match or match.group(1) in ("", "."):
-            number = re.match(r"[0-9.]+$", s[pos:])
-            raise _Unpack(f"time: {'missing unit in' if number else 'invalid'} duration {go_quote(text)}")
-        total += float(match.group(1)) * _UNIT_NS[match.group(2)]
-        pos = match.end()
-    return sign * int(round(total))
+    try:
+        return parse_go_duration(text)
+    except ValueError as err:
+        raise _Unpack(str(err)) from None
 
 
 def go_duration(ns: int) -> str:
