@@ -27,8 +27,29 @@ def _duration(text: str) -> float:
     return total
 
 
+def _terminal_width() -> int:
+    """As shutil.get_terminal_size().columns: $COLUMNS, else the terminal's, else 80."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse sizes its help through shutil, whose import (bz2, lzma and
+    all) costs more than building every parser; ask os directly. Subparsers
+    are of the same class."""
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return self.formatter_class(prog=self.prog, width=_terminal_width() - 2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tiltpy", description="Tilt's inner development loop, in Python.")
+    parser = _Parser(prog="tiltpy", description="Tilt's inner development loop, in Python.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:

@@ -13,22 +13,26 @@ costs nothing but that search."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
+
+from tiltpy.user_cache import cache_path, read_bytes, write_atomically
 
 MAX_ENTRIES = 2000
 
 
-def _path() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tiltpy", "image-inputs.json")
+def _parse(data: bytes | None) -> dict[str, str]:
+    try:
+        parsed = json.loads(data or b"{}")
+    except ValueError:
+        return {}
+    return {k: v for k, v in parsed.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(parsed, dict) else {}
 
 
 class ReuseHints:
     def __init__(self, engine: str, path: str | None = None) -> None:
         self._engine = engine  # the Docker Engine's address: hints are per engine
-        self._path = path or _path()
+        self._path = path or cache_path("image-inputs.json")
         self._lock = threading.Lock()
         self._hints: dict[str, str] | None = None
 
@@ -37,13 +41,7 @@ class ReuseHints:
 
     def _load(self) -> dict[str, str]:
         if self._hints is None:
-            try:
-                with open(self._path, encoding="utf-8") as f:
-                    data = json.load(f)
-                self._hints = {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} \
-                    if isinstance(data, dict) else {}
-            except (OSError, ValueError):
-                self._hints = {}
+            self._hints = _parse(read_bytes(self._path))
         return self._hints
 
     def get(self, ref: str, inputs: str) -> str | None:
@@ -61,32 +59,7 @@ class ReuseHints:
             hints[key] = image_id
             while len(hints) > MAX_ENTRIES:
                 hints.pop(next(iter(hints)))
-            try:
-                self._write(hints)
-            except OSError:
-                pass
-
-    def _write(self, hints: dict[str, str]) -> None:
-        directory = os.path.dirname(self._path)
-        os.makedirs(directory, exist_ok=True)
-        # Another `up` may have written meanwhile: keep its hints too.
-        try:
-            with open(self._path, encoding="utf-8") as f:
-                theirs = json.load(f)
-            if isinstance(theirs, dict):
-                merged = {k: v for k, v in theirs.items() if isinstance(k, str) and isinstance(v, str)}
-                merged.update(hints)
-                hints = dict(list(merged.items())[-MAX_ENTRIES:])
-        except (OSError, ValueError):
-            pass
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".image-inputs-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(hints, f)
-            os.replace(tmp, self._path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+            # Another `up` may have written meanwhile: keep its hints too.
+            merged = _parse(read_bytes(self._path))
+            merged.update(hints)
+            write_atomically(self._path, json.dumps(dict(list(merged.items())[-MAX_ENTRIES:])).encode())

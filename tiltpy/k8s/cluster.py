@@ -3,9 +3,12 @@ cluster it is (Tilt's clusterid): that decides whether a context is safe to
 deploy to and whether built images need a push."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import Any
 
 from tiltpy.k8s import kubeconfig
+from tiltpy.user_cache import cache_path, read_bytes, write_atomically
 
 # Product -> how the context (or its cluster) is named by that product's tooling.
 _PRODUCTS = (
@@ -53,7 +56,74 @@ class KubeContext:
 
 def current_context(override: str = "") -> KubeContext | None:
     """The context kubectl would use (or `override`), without contacting it;
-    None when there is no usable kubeconfig."""
+    None when there is no usable kubeconfig. Remembered for the kubeconfig
+    files as they are now (see _ContextMemo): every command asks this."""
+    memo = _ContextMemo(override)
+    known = memo.recall()
+    if known is not _UNKNOWN:
+        return known  # type: ignore[return-value]
+    context = _read_current_context(override)
+    memo.remember(context)
+    return context
+
+
+_UNKNOWN = object()
+
+
+class _ContextMemo:
+    """Which context the kubeconfig files named when each had this mtime,
+    ctime, size and inode: reading them takes PyYAML (~25 ms to import),
+    which a dry Tiltfile load otherwise no longer needs. Kept in the user's
+    cache directory; only names and the server URL, never credentials."""
+
+    MAX_ENTRIES = 20
+
+    def __init__(self, override: str) -> None:
+        import json
+
+        self._json = json
+        self._path = cache_path("kube-contexts.json")
+        self._key: str | None = None
+        files = []
+        for path in kubeconfig.kubeconfig_paths():
+            try:
+                st = os.stat(path)
+                files.append([os.path.abspath(path), st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino])
+            except FileNotFoundError:
+                files.append([os.path.abspath(path), None])
+            except OSError:
+                return  # unreadable metadata: no memo
+        self._key = json.dumps([override, files])
+
+    def _entries(self) -> dict[str, Any]:
+        try:
+            entries = self._json.loads(read_bytes(self._path) or b"{}")
+        except ValueError:
+            return {}
+        return entries if isinstance(entries, dict) else {}
+
+    def recall(self) -> KubeContext | None | object:
+        if self._key is None:
+            return _UNKNOWN
+        entry = self._entries().get(self._key, _UNKNOWN)
+        if entry is None:
+            return None
+        if isinstance(entry, list) and len(entry) == 4 and all(isinstance(v, str) for v in entry):
+            return KubeContext(*entry)
+        return _UNKNOWN
+
+    def remember(self, context: KubeContext | None) -> None:
+        if self._key is None or (context is not None and "@" in context.server):
+            return  # a server URL with a user in it is not written down
+        entries = self._entries()
+        entries.pop(self._key, None)
+        entries[self._key] = None if context is None else \
+            [context.name, context.cluster, context.namespace, context.server]
+        kept = dict(list(entries.items())[-self.MAX_ENTRIES:])
+        write_atomically(self._path, self._json.dumps(kept).encode())
+
+
+def _read_current_context(override: str) -> KubeContext | None:
     try:
         config = kubeconfig.load()
     except kubeconfig.KubeconfigError:

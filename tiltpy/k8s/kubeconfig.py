@@ -7,10 +7,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: every command reads this
-
 
 class KubeconfigError(Exception):
     """The kubeconfig can't be read or names something it lacks; str() is for humans."""
@@ -69,12 +65,14 @@ def merge(documents: list[tuple[dict[str, Any], str]], paths: list[str] | None =
 
 def load(paths: list[str] | None = None) -> Kubeconfig:
     """Read and merge the files; files that don't exist are skipped, as by kubectl."""
+    import yaml  # imported here: cluster.current_context answers most commands without reading
+
     paths = paths if paths is not None else kubeconfig_paths()
     documents: list[tuple[dict[str, Any], str]] = []
     for path in paths:
         try:
             with open(path, encoding="utf-8") as f:
-                data = yaml.load(f, Loader=_LOADER) or {}
+                data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         except FileNotFoundError:
             continue
         except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:

@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from tiltpy.user_cache import cache_path
+
 DEFAULT_REPO_URL = "https://github.com/tilt-dev/tilt-extensions"
 _CLONE_TIMEOUT_SECS = 600
 _UPDATE_TIMEOUT_SECS = 120
@@ -44,8 +46,7 @@ class RepoStatus:
 
 
 def cache_root() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tiltpy", "extensions")
+    return cache_path("extensions")
 
 
 # Checkouts brought up to date by this process: a Tiltfile reload doesn't pull again.

@@ -21,6 +21,7 @@ from tiltpy.tiltfile.builtins.dialect import PRELUDE_BUILTINS
 from tiltpy.tiltfile.errors import TiltfileError, TiltfileExit
 from tiltpy.tiltfile.state import LoadOptions, TiltfileState
 from tiltpy.tiltfile.source_rewrite import LineMap, remap_error, translate
+from tiltpy.tiltfile.yaml_cache import PARSED_YAML
 
 _GLOBALS = sl.Globals.extended_by(
     [sl.LibraryExtension.StructType, sl.LibraryExtension.Json, sl.LibraryExtension.Map,
@@ -222,6 +223,7 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
         result.error = str(err) if path in str(err) or state.tiltfile in str(err) else f"{path}: {err}"
     except Exception as err:  # a bug of ours: still a message, never a traceback
         result.error = f"{path}: internal error loading the Tiltfile ({type(err).__name__}: {err})"
+    PARSED_YAML.save()
     result.watched_files = list(state.watched_files)
     result.logs = list(state.logs)
     result.warnings = list(state.warnings) + result.warnings

@@ -7,11 +7,10 @@ YAML is read the way Tilt's sigs.k8s.io/yaml does: through JSON, so map keys
 become strings, timestamps stay strings and a float like 1.0 becomes 1."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from tiltpy.tiltfile.builtins._common import abs_path, go_float, structured
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
@@ -20,19 +19,20 @@ from tiltpy.tiltfile.values import as_bool, as_str, type_name
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
 
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+@functools.cache
+def _loader() -> type:
+    """Safe loading without the timestamp type (go-yaml gives strings). Built
+    on first use: PyYAML's import is not paid by Tiltfiles that read no YAML."""
+    import yaml
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
-    """Safe loading without the timestamp type (go-yaml gives strings)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _Base.yaml_implicit_resolvers.items()
-}
-
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = type("_Loader", (base,), {"__doc__": _loader.__doc__})
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    return loader
 
 
 def _json_like(value: Any) -> Any:
@@ -68,8 +68,10 @@ def _source(source: str) -> str:
 
 def yaml_docs(text: str, source: str = "") -> list[Any]:
     """Every non-empty document of a YAML stream."""
+    import yaml
+
     try:
-        docs = list(yaml.load_all(text, Loader=_Loader))
+        docs = list(yaml.load_all(text, Loader=_loader()))
     except yaml.YAMLError as err:
         raise TiltfileError(f"error parsing YAML{_source(source)}: {err}") from None
     return [_json_like(d) for d in docs if d is not None]
@@ -171,7 +173,9 @@ def decode_yaml_stream(ctx: FileContext, yaml: Any) -> list[Any]:  # noqa: A002
 
 def yaml_text(data: Any) -> str:
     """sigs.k8s.io/yaml's Marshal: block style, keys sorted, lists not indented."""
-    return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True,
+    import yaml
+
+    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), default_flow_style=False, sort_keys=True, allow_unicode=True,
                      width=1 << 30)
 
 

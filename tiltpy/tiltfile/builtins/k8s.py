@@ -13,6 +13,7 @@ from tiltpy.tiltfile.builtins.dialect import go_str, marked, marked_type
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.state import TRIGGER_MODE_NAMES, K8sResourceCall
 from tiltpy.tiltfile.values import as_bool, as_int, as_str, as_str_dict, as_str_list, type_name
+from tiltpy.tiltfile.yaml_cache import PARSED_YAML
 
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
@@ -28,7 +29,7 @@ def k8s_yaml(ctx: FileContext, yaml: Any, allow_duplicates: Any = False) -> None
             raise arg_error("k8s_yaml", "yaml", f"got {type_name(item)}, want a path, a list of paths or a blob")
         text, source = _yaml_text(ctx, item)
         try:
-            objects = parse_yaml_stream(text)
+            objects = parse_yaml_stream(text, PARSED_YAML.documents)
         except YamlError as err:
             raise TiltfileError(f"k8s_yaml: {source}: {err}") from None
         seen = ctx.state.k8s_object_ids

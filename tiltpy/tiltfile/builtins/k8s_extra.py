@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import yaml
 
 from tiltpy.image.dockerfile import ref_matches
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
@@ -30,6 +29,7 @@ from tiltpy.tiltfile.builtins._common import (
 )
 from tiltpy.tiltfile.errors import TiltfileError, arg_error
 from tiltpy.tiltfile.values import as_bool, as_command, as_str, as_str_list, type_name
+from tiltpy.tiltfile.yaml_cache import PARSED_YAML
 
 if TYPE_CHECKING:
     from tiltpy.tiltfile.loader import FileContext
@@ -96,7 +96,7 @@ def _yaml_objects(ctx: FileContext, builtin: str, value: Any) -> list[dict[str, 
             raise arg_error(builtin, "yaml", f"got {type_name(item)}, want a path, a list of paths or a blob")
         text, source = _yaml_text(ctx, item)
         try:
-            objects.extend(parse_yaml_stream(text))
+            objects.extend(parse_yaml_stream(text, PARSED_YAML.documents))
         except YamlError as err:
             raise TiltfileError(f"{builtin}: {source}: {err}") from None
     return objects
@@ -104,6 +104,8 @@ def _yaml_objects(ctx: FileContext, builtin: str, value: Any) -> list[dict[str, 
 
 def serialize_objects(objects: list[dict[str, Any]]) -> str:
     """Tilt's SerializeSpecYAML: documents joined by a `---` line."""
+    import yaml
+
     return "\n---\n".join(yaml.safe_dump(o, sort_keys=False, default_flow_style=False, width=1 << 30).rstrip("\n")
                           for o in objects) + ("\n" if objects else "")
 
@@ -459,6 +461,8 @@ def _helm_version(ctx: FileContext) -> str:
 
 
 def _local_subcharts(chart: str) -> list[str]:
+    import yaml
+
     path = os.path.join(chart, "requirements.yaml")
     try:
         with open(path, encoding="utf-8") as f:
@@ -519,7 +523,7 @@ def helm(ctx: FileContext, pathToChartDir: Any, name: Any = "", namespace: Any =
         text = "\n---\n".join([text, *crds])
     if namespace:
         try:
-            objects = parse_yaml_stream(text)
+            objects = parse_yaml_stream(text, PARSED_YAML.documents)
         except YamlError as err:
             raise TiltfileError(f"helm: {err}") from None
         for obj in objects:
@@ -545,6 +549,8 @@ def _kustomize_deps(path: str, seen: set[str] | None = None) -> list[str]:
     if kfile is None:
         return []
     deps = [kfile]
+    import yaml
+
     try:
         with open(kfile, encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
