@@ -129,7 +129,8 @@ def main() -> int:
     parser.add_argument("--cold-runs", type=int, default=2)
     args = parser.parse_args()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.setdefault("PYTHONPATH", str(REPO))
+    if not os.environ.get("TILTPY_BIN"):  # this checkout's package; else the installed one, alone
+        env.setdefault("PYTHONPATH", str(REPO))
     project = Path(tempfile.mkdtemp(prefix="tiltpy-bench-startup-"))
     make_project(project)
     out: dict[str, object] = {"benchmark": "startup", "tiltpy": " ".join(TILTPY),

@@ -274,11 +274,11 @@ def test_match_in_env_vars(project: Project) -> None:
 
 
 def test_tiltfile_result_is_json(project: Project) -> None:
-    from tiltpy.model.manifest import to_jsonable
+    from tiltpy.cli.tiltfile_result import result_bytes
 
     project.file("k.yml", DEPLOYMENT.format(name="app", image="app-image"))
     result = project.ok("k8s_yaml('k.yml')\ndocker_build('app-image', '.', live_update=[sync('.', '/a')])\n")
-    data = json.loads(json.dumps([to_jsonable(m) for m in result.manifests]))
+    data = json.loads(result_bytes(result))["Manifests"]
     assert data[0]["Name"] == "app"
     assert data[0]["ImageTargets"][0]["LiveUpdate"][0]["Step"] == "Sync"
     assert os.path.isabs(data[0]["ImageTargets"][0]["Context"])

@@ -3,6 +3,7 @@ its own module and returns an exit code."""
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from typing import Sequence
@@ -89,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         split = argv.index("--")
         argv, tiltfile_args = argv[:split], argv[split + 1:]
+    if argv[:1] == ["alpha"]:
+        # A one-shot dry load makes little garbage, and the cyclic collector's
+        # passes over everything imported and loaded cost ~8 ms of it.
+        gc.disable()
     args = _parser().parse_args(argv)
     try:
         if args.command == "version":

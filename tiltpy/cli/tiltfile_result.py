@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from tiltpy.model.manifest import TiltfileResult, to_jsonable
+from tiltpy.model.manifest import TiltfileResult, json_default
 from tiltpy.tiltfile.loader import load_tiltfile
 
 TILTFILE_ERROR_EXIT_CODE = 5
@@ -26,14 +26,14 @@ SUBCOMMAND = "alpha tiltfile-result"
 def result_json(result: TiltfileResult) -> dict[str, Any]:
     enabled = [m.name for m in result.manifests] if result.enabled_resources is None else result.enabled_resources
     return {
-        "Manifests": [to_jsonable(m) for m in result.manifests],
+        "Manifests": list(result.manifests),
         "EnabledManifests": list(enabled),
         "ConfigFiles": list(result.watched_files),
         "Warnings": list(result.warnings),
         "FeatureFlags": dict(result.features),
         "TeamID": result.team_id,
         "Secrets": sorted(set(result.secret_replacements.values())),
-        "DockerPruneSettings": to_jsonable(result.docker_prune),
+        "DockerPruneSettings": result.docker_prune,
         "AnalyticsOpt": {None: "default", True: "opt-in", False: "opt-out"}[result.analytics_enabled],
         "VersionSettings": {"CheckUpdates": result.version_check_updates},
         "UpdateSettings": {
@@ -52,12 +52,17 @@ def result_json(result: TiltfileResult) -> dict[str, Any]:
             "TimeoutSecs": result.ci_timeout_secs,
             "ReadinessTimeoutSecs": result.readiness_timeout_secs,
         },
-        "ConfigValues": to_jsonable(result.config_values),
+        "ConfigValues": result.config_values,
         "AllowedK8sContexts": list(result.allowed_k8s_contexts),
         # Tilt's ObjectSet: the v1alpha1 objects (and the extensions/repos loads made), in API shape.
         "ObjectSet": list(result.api_objects),
         "Error": None,
     }
+
+
+def result_bytes(result: TiltfileResult) -> bytes:
+    return orjson.dumps(result_json(result), default=json_default,
+                        option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def _options(tiltfile_args: list[str]):
@@ -83,7 +88,6 @@ def run_tiltfile_result(*, tiltfile: str, tiltfile_args: list[str]) -> int:
     # orjson: the same text as json.dumps(indent=2), ten times faster (the stdlib
     # indents in pure Python: 40 ms for 200 services); written at once.
     sys.stdout.flush()
-    sys.stdout.buffer.write(orjson.dumps(result_json(result), default=str,
-                                         option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+    sys.stdout.buffer.write(result_bytes(result) + b"\n")
     sys.stdout.flush()
     return 0

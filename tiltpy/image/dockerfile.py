@@ -18,6 +18,8 @@ __all__ = ["ImageRef", "RefIndex", "parse_image_refs", "rewrite_image_refs", "re
 
 @dataclass(frozen=True)
 class ImageRef:
+    """An image a Dockerfile builds on (FROM) or copies from (COPY --from)."""
+
     ref: str  # after ARG substitution
     line: int  # 1-based line where the instruction starts
     kind: str  # "FROM" or "COPY --from"
@@ -41,6 +43,8 @@ _BRACE_BODY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?$", re.S
 
 @dataclass(frozen=True)
 class _Hit:
+    """Where an ImageRef was found, so it can be rewritten in place."""
+
     image: ImageRef
     start: int  # index of the first physical line of the instruction
     end: int  # index of the last physical line of the instruction

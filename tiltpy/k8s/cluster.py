@@ -48,6 +48,8 @@ def shares_local_docker(product: str) -> bool:
 
 @dataclass(frozen=True)
 class KubeContext:
+    """The kubeconfig context a command works with, named but not contacted."""
+
     name: str
     cluster: str
     namespace: str

@@ -22,6 +22,8 @@ class Entry:
 
 @dataclass
 class Kubeconfig:
+    """The merged kubeconfig files."""
+
     paths: list[str]
     current_context: str = ""
     contexts: dict[str, Entry] = field(default_factory=dict)
@@ -31,6 +33,8 @@ class Kubeconfig:
 
 @dataclass(frozen=True)
 class ResolvedContext:
+    """A context with its cluster and user entries looked up."""
+
     name: str
     cluster_name: str
     cluster: Entry

@@ -31,6 +31,8 @@ class YamlError(Exception):
 
 @dataclass(frozen=True)
 class ObjectID:
+    """What identifies a Kubernetes object: kind, name, namespace and API group."""
+
     kind: str
     name: str
     namespace: str

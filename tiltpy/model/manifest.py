@@ -18,6 +18,8 @@ UNCATEGORIZED = "uncategorized"
 
 @dataclass(frozen=True)
 class PortForward:
+    """A local port forwarded to a container port (k8s_resource port_forwards)."""
+
     local_port: int
     container_port: int | None = None  # None: same as local_port
     host: str = ""  # "" means the --host of `up` (localhost by default)
@@ -27,6 +29,8 @@ class PortForward:
 
 @dataclass(frozen=True)
 class Link:
+    """A URL shown with the resource (links=)."""
+
     url: str
     name: str = ""
 
@@ -34,22 +38,28 @@ class Link:
 # Live update steps, in the order Tilt requires them.
 @dataclass(frozen=True)
 class InitialSync:
-    pass
+    """initial_sync(): sync the whole context when the container first starts."""
 
 
 @dataclass(frozen=True)
 class FallBackOn:
+    """fall_back_on(): a change to these paths rebuilds instead of live-updating."""
+
     paths: tuple[str, ...]  # absolute
 
 
 @dataclass(frozen=True)
 class Sync:
+    """sync(): copy changed files under local_path to remote_path in the container."""
+
     local_path: str  # absolute
     remote_path: str
 
 
 @dataclass(frozen=True)
 class Run:
+    """run(): a command run in the container after syncing, if a trigger changed (or always)."""
+
     command: tuple[str, ...]  # argv; a string command becomes ("sh", "-c", cmd)
     triggers: tuple[str, ...] = ()  # absolute paths
     echo_off: bool = False
@@ -57,7 +67,7 @@ class Run:
 
 @dataclass(frozen=True)
 class RestartContainer:
-    pass
+    """restart_container(): restart the container after the update (Docker Compose only)."""
 
 
 LiveUpdateStep = InitialSync | FallBackOn | Sync | Run | RestartContainer
@@ -169,11 +179,15 @@ def _pod_template_holder(obj: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class ExecAction:
+    """A readiness probe that runs a command (probe(exec=))."""
+
     command: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class HTTPGetAction:
+    """A readiness probe that GETs a URL (probe(http_get=))."""
+
     port: int
     host: str = "localhost"
     scheme: str = "http"
@@ -182,6 +196,8 @@ class HTTPGetAction:
 
 @dataclass(frozen=True)
 class TCPSocketAction:
+    """A readiness probe that opens a TCP connection (probe(tcp_socket=))."""
+
     port: int
     host: str = "localhost"
 
@@ -258,6 +274,8 @@ class Manifest:
 
 @dataclass(frozen=True)
 class DockerPruneSettings:
+    """docker_prune_settings(): when old tiltpy-built images are removed."""
+
     enabled: bool = True
     max_age_mins: int = 360
     num_builds: int = 0  # prune after this many builds; 0: every interval_hrs instead
@@ -325,20 +343,16 @@ def _json_fields(cls: type) -> tuple[tuple[str, str], ...]:
     return fields
 
 
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses to dicts with Tilt-like capitalised keys, for `alpha tiltfile-result`."""
+def json_default(value: Any) -> Any:
+    """The `default` of orjson.dumps(..., option=OPT_PASSTHROUGH_DATACLASS) for
+    `alpha tiltfile-result`: a dataclass becomes a dict with Tilt-like
+    capitalised keys, its values left to orjson (which comes back here for
+    nested dataclasses, so the Kubernetes objects inside are never walked in
+    Python); anything else JSON lacks, its str()."""
     cls = type(value)
-    if cls is str or cls is int or cls is bool or cls is float or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {}
-        if isinstance(value, _STEP_TYPES):
-            out["Step"] = cls.__name__
+        out: dict[str, Any] = {"Step": cls.__name__} if isinstance(value, _STEP_TYPES) else {}
         for name, key in _json_fields(cls):
-            out[key] = to_jsonable(getattr(value, name))
+            out[key] = getattr(value, name)
         return out
-    return value
+    return str(value)

@@ -88,6 +88,8 @@ def _expand_indentation_tabs(lines: list[str], tokens: list[tokenize.TokenInfo])
 
 @dataclass
 class _Loop:
+    """A `while` loop found in the source, to rewrite."""
+
     row: int  # line of `while`
     col: int
     cond_start: tuple[int, int]

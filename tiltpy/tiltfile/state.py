@@ -15,6 +15,8 @@ TRIGGER_MODE_NAMES = {TRIGGER_MODE_AUTO: "TRIGGER_MODE_AUTO", TRIGGER_MODE_MANUA
 
 @dataclass(frozen=True)
 class TiltValue:
+    """A value of one of Tilt's own Starlark types (sync step, port_forward, probe, ...)."""
+
     type_name: str  # what type() says in Tilt, e.g. "live_update_sync_step"
     payload: Any = None  # the model value it stands for (Sync, PortForward, ...)
 
@@ -57,6 +59,8 @@ class TiltValues:
 
 @dataclass
 class K8sResourceCall:
+    """One k8s_resource() call, applied to the workloads at assembly."""
+
     workload: str
     new_name: str
     port_forwards: list[Any] | None
@@ -74,6 +78,8 @@ class K8sResourceCall:
 
 @dataclass
 class LocalResourceCall:
+    """One local_resource() call."""
+
     name: str
     target: Any  # LocalTarget
     trigger_mode: int | None
@@ -85,6 +91,8 @@ class LocalResourceCall:
 
 @dataclass
 class ComposeCall:
+    """One docker_compose() call."""
+
     project: Any  # tiltpy.compose.config.ComposeProject
     env_file: str
     profiles: list[str]
@@ -93,6 +101,8 @@ class ComposeCall:
 
 @dataclass
 class DcResourceCall:
+    """One dc_resource() call, applied to the Compose services at assembly."""
+
     name: str
     trigger_mode: int | None
     resource_deps: list[str] | None
@@ -117,6 +127,8 @@ class LoadOptions:
 
 @dataclass
 class TiltfileState:
+    """Everything one Tiltfile load has declared so far; assembly turns it into manifests."""
+
     tiltfile: str
     options: LoadOptions
     image_targets: list[ImageTarget] = field(default_factory=list)  # add with add_image_target()

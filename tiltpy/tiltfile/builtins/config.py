@@ -28,12 +28,16 @@ _KINDS = {"string": "string", "string_list": "list[string]", "bool": "bool", "ob
 
 @dataclass
 class Definition:
+    """One config.define_*() setting."""
+
     kind: str  # string | string_list | bool | object
     usage: str = ""
 
 
 @dataclass
 class ConfigState:
+    """The config.* definitions of a load and what config.parse() found."""
+
     definitions: dict[str, Definition] = field(default_factory=dict)
     positional: str = ""
     parse_called: bool = False

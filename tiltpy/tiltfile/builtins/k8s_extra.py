@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class KindInfo:
+    """k8s_kind(): which objects are workloads, where their images are, how pods are ready."""
+
     kind: str  # case-insensitive regexp (partial match), as given
     api_version: str = ""
     locators: list[ImageLocator] = field(default_factory=list)
@@ -55,6 +57,8 @@ class KindInfo:
 
 @dataclass
 class CustomDeployCall:
+    """One k8s_custom_deploy() call."""
+
     name: str
     deploy: K8sCustomDeploy
     live_update_ref: str  # the live-update-only ImageTarget's ref, or ""
@@ -63,6 +67,8 @@ class CustomDeployCall:
 
 @dataclass
 class K8sExtra:
+    """The k8s_kind()s and k8s_custom_deploy()s of a load."""
+
     # Tilt's initial kinds: Jobs are ready when they succeed, CronJobs never wait.
     kinds: list[KindInfo] = field(default_factory=lambda: [
         KindInfo("Job", "batch/v1", pod_readiness="succeeded"),
@@ -368,15 +374,21 @@ def all_locators(state: TiltfileState) -> list[ImageLocator]:
 
 
 def locator_images(state: TiltfileState, obj: dict[str, Any]) -> list[str]:
+    locators = all_locators(state)
+    if not locators:  # most Tiltfiles: no JSONPath module to import
+        return []
     from tiltpy.k8s.jsonpath import find_images
 
-    return find_images(obj, all_locators(state))
+    return find_images(obj, locators)
 
 
 def locators_for(state: TiltfileState, objects: list[dict[str, Any]]) -> tuple[ImageLocator, ...]:
+    locators = all_locators(state)
+    if not locators:
+        return ()
     from tiltpy.k8s.jsonpath import locator_applies
 
-    return tuple(loc for loc in all_locators(state) if any(locator_applies(loc, o) for o in objects))
+    return tuple(loc for loc in locators if any(locator_applies(loc, o) for o in objects))
 
 
 def kind_readiness(state: TiltfileState, objects: list[dict[str, Any]]) -> str:

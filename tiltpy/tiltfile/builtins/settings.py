@@ -36,6 +36,8 @@ _FEATURES = {
 
 @dataclass
 class Settings:
+    """What the *_settings() builtins, ci_settings() and friends set."""
+
     ci_timeout_secs: float | None = None
     readiness_timeout_secs: float | None = None
     k8s_grace_period_secs: float | None = None

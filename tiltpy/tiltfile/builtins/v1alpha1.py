@@ -34,6 +34,8 @@ ANNOTATION_MANAGED_BY = "tilt.dev/managed-by"
 
 @dataclass(frozen=True)
 class Field:
+    """One spec field of a v1alpha1 object: its Starlark parameter and JSON name."""
+
     key: str  # the Starlark name (helper parameter / dict key)
     json: str  # the JSON name
     kind: str
@@ -150,6 +152,8 @@ HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 @dataclass(frozen=True)
 class Kind:
+    """A v1alpha1 kind the Tiltfile may create, and the fields of its spec."""
+
     kind: str
     resource: str  # the API resource name, in "already registered" errors
     spec: tuple[Field, ...]  # the constructor's parameters after name/labels/annotations
