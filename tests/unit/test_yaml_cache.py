@@ -58,6 +58,23 @@ def test_only_what_json_gives_back_exactly_and_never_a_secret_is_kept(tmp_path: 
     assert "hunter2" not in path.read_text()
 
 
+def test_each_project_keeps_only_the_yaml_its_loads_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = ParsedYamlCache()
+    old, new = DEPLOYMENT, DEPLOYMENT.replace("replicas: 2", "replicas: 3")
+    cache.open_project("/a/Tiltfile")
+    cache.documents(old)
+    cache.open_project("/b/Tiltfile")  # saves a's file
+    cache.documents(old)
+    cache.save()
+    edited = ParsedYamlCache()
+    edited.open_project("/a/Tiltfile")
+    assert edited.documents(new)[0]["spec"]["replicas"] == 3  # the file was edited: parsed, and the old text dropped
+    edited.save()
+    files = {p.name: list(json.loads(p.read_text())["entries"]) for p in (tmp_path / "tiltpy").glob("yaml-*.json")}
+    assert sorted(files.values()) == sorted([[new], [old]]) and len(files) == 2
+
+
 def test_invalid_yaml_is_an_error_every_time(tmp_path: Path) -> None:
     cache = ParsedYamlCache(str(tmp_path / "c.json"))
     for _ in range(2):

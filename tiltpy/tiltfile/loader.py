@@ -199,6 +199,7 @@ def load_tiltfile(path: str, options: LoadOptions | None = None) -> TiltfileResu
     evaluator = _Evaluator(state)
     state.loader = evaluator
     result = TiltfileResult(tiltfile=path)
+    PARSED_YAML.open_project(path)
     try:
         if not os.path.exists(path):
             raise TiltfileError(f"No Tiltfile found at {path}")

@@ -7,15 +7,16 @@ between loads, so the documents of a text parsed before are answered from a
 cache keyed by the whole text (a hit is exact, no hash to collide), held as
 JSON, which also makes every hit a fresh copy the caller may change.
 
-The cache lives in memory (Tiltfile reloads in `up`) and in
-$XDG_CACHE_HOME/tiltpy/yaml-documents.json (one-shot commands such as
-`alpha tiltfile-result`), written after a load only when that load parsed
-something new. Kept only: documents JSON represents exactly (no timestamps,
+The cache lives in memory (Tiltfile reloads in `up`) and, per Tiltfile, in
+$XDG_CACHE_HOME/tiltpy/yaml-documents-<crc32 of its path>.json (one-shot
+commands such as `alpha tiltfile-result`), written after a load only when
+the YAML it used changed. Kept only: documents JSON represents exactly (no timestamps,
 binary values, non-string keys or NaN; those texts are parsed every time)
 and no text holding a Secret, so the cache never becomes a second copy of
 credentials. Losing or corrupting the file costs nothing but a parse."""
 from __future__ import annotations
 
+import binascii
 import threading
 from typing import Any
 
@@ -51,13 +52,26 @@ def _holds_secret(docs: list[Any]) -> bool:
 
 
 class ParsedYamlCache:
+    """One project's parsed YAML: a file per Tiltfile, holding what its loads
+    used (so it stays the size of the project's YAML, and reading it costs
+    about a millisecond). Without a fixed `path`, open_project() picks the file."""
+
     def __init__(self, path: str | None = None, max_bytes: int = MAX_BYTES) -> None:
         self._path = path
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._entries: dict[str, str] | None = None  # text -> JSON of its documents, oldest first
+        self._used: set[str] = set()  # texts asked for since the file was read
         self._size = 0
         self._dirty = False
+
+    def open_project(self, tiltfile: str) -> None:
+        """Use the file of this Tiltfile (a load calls this first)."""
+        path = cache_path(f"yaml-documents-{binascii.crc32(tiltfile.encode()):08x}.json")
+        if self._path != path:
+            self.save()
+            with self._lock:
+                self._path, self._entries, self._used, self._size, self._dirty = path, None, set(), 0, False
 
     @property
     def path(self) -> str:
@@ -67,6 +81,7 @@ class ParsedYamlCache:
         """Every document of the YAML text, as objects.load_yaml_documents (whose errors it raises)."""
         with self._lock:
             entries = self._load()
+            self._used.add(text)
             encoded = entries.pop(text, None)
             if encoded is not None:
                 entries[text] = encoded  # now the most recently used
@@ -80,9 +95,14 @@ class ParsedYamlCache:
         return docs
 
     def save(self) -> None:
-        """Write what this process learned (a failure to write only loses the cache)."""
+        """Write what the loads used, if that changed (a failure to write only loses the cache)."""
         with self._lock:
-            if not self._dirty or self._entries is None:
+            if self._entries is None:
+                return
+            for text in [t for t in self._entries if t not in self._used]:  # no longer in the project
+                self._size -= len(text) + len(self._entries.pop(text))
+                self._dirty = True
+            if not self._dirty:
                 return
             self._dirty = False
             data = orjson.dumps({"format": FORMAT, "entries": self._entries})
