@@ -75,6 +75,21 @@ def test_each_project_keeps_only_the_yaml_its_loads_used(tmp_path: Path, monkeyp
     assert sorted(files.values()) == sorted([[new], [old]]) and len(files) == 2
 
 
+def test_files_not_written_for_a_month_go_when_another_is_written(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "tiltpy").mkdir()
+    stale, recent = tmp_path / "tiltpy" / "yaml-documents-00000000.json", tmp_path / "tiltpy" / "yaml-documents-1.json"
+    stale.write_text("{}")
+    recent.write_text("{}")
+    os.utime(stale, (0, 0))
+    cache = ParsedYamlCache()
+    cache.open_project("/c/Tiltfile")
+    cache.documents(DEPLOYMENT)
+    cache.save()
+    assert not stale.exists() and recent.exists()
+
+
 def test_invalid_yaml_is_an_error_every_time(tmp_path: Path) -> None:
     cache = ParsedYamlCache(str(tmp_path / "c.json"))
     for _ in range(2):

@@ -17,7 +17,9 @@ credentials. Losing or corrupting the file costs nothing but a parse."""
 from __future__ import annotations
 
 import binascii
+import os
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -49,6 +51,20 @@ def _holds_secret(docs: list[Any]) -> bool:
             if isinstance(doc.get("items"), list):  # a kind: List
                 pending.extend(doc["items"])
     return False
+
+
+def _forget_old_projects(directory: str, max_age_secs: float = 30 * 86400) -> None:
+    """Remove the files not written for a month (checked only when writing): the
+    Tiltfiles of old checkouts and temporary projects. One whose YAML never
+    changes may go too; that costs its next load one parse."""
+    cutoff = time.time() - max_age_secs
+    try:
+        with os.scandir(directory) as found:
+            for entry in found:
+                if entry.name.startswith("yaml-documents-") and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+    except OSError:
+        pass
 
 
 class ParsedYamlCache:
@@ -106,7 +122,8 @@ class ParsedYamlCache:
                 return
             self._dirty = False
             data = orjson.dumps({"format": FORMAT, "entries": self._entries})
-        write_atomically(self.path, data)
+        if write_atomically(self.path, data):
+            _forget_old_projects(os.path.dirname(self.path))
 
     def _load(self) -> dict[str, str]:
         if self._entries is None:
