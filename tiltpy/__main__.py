@@ -1,3 +1,3 @@
-from tiltpy.cli.main import main
+from tiltpy.cli.main import run
 
-raise SystemExit(main())
+run()

@@ -5,6 +5,7 @@ fail a command."""
 from __future__ import annotations
 
 import os
+import threading
 
 
 def cache_path(name: str) -> str:
@@ -23,12 +24,13 @@ def read_bytes(path: str) -> bytes | None:
 def write_atomically(path: str, data: bytes) -> bool:
     """Replace the file at once (a concurrent reader sees the old or the new
     one, never half), readable by the user only; False if it could not be written."""
-    import tempfile  # only when there is something to write
-
     directory = os.path.dirname(path)
+    # A name only this process uses, created exclusively: tempfile's import
+    # (random, shutil) would cost more than the write.
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + "-")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

@@ -52,6 +52,8 @@ def object_id(obj: dict[str, Any]) -> ObjectID:
 
 _STR_TAG, _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG, _BOOL_TAG, _NULL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}  # YAML 1.1, as PyYAML
 _FAST_DEPTH = 64
 
 
@@ -70,7 +72,16 @@ def _fast_construct(loader: Any, node: Any, depth: int = 0) -> Any:
         raise _SlowPath
     tag = node.tag
     if node.id == "scalar":
-        return node.value if tag == _STR_TAG else loader.construct_object(node, deep=True)
+        if tag == _STR_TAG:
+            return node.value
+        value = node.value
+        if tag == _INT_TAG and value.isascii() and value.isdigit() and (value[0] != "0" or value == "0"):
+            return int(value)  # plain decimal; signs, 0x, octal, _ and 1:30 go to PyYAML
+        if tag == _BOOL_TAG and value.lower() in _BOOLS:
+            return _BOOLS[value.lower()]
+        if tag == _NULL_TAG:
+            return None
+        return loader.construct_object(node, deep=True)
     if node.id == "mapping" and tag == _MAP_TAG:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
