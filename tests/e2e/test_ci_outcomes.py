@@ -2,6 +2,7 @@
 the registry push path, and `down` deleting exactly what was declared."""
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
 import time
@@ -69,6 +70,9 @@ def test_never_ready_pod_fails_ci_on_timeout(testbed: dict, tmp_path: Path) -> N
         result = tiltpy("ci", "--timeout", "20s", cwd=project)
         assert result.returncode != 0
         assert "timeout" in result.stdout and "tiltpy-e2e-unready" in result.stdout
+        # The kubelet's events about the pod are in the resource's log, as Tilt shows them.
+        assert re.search(r"\[event: pod tiltpy-e2e-unready-\S+\] Readiness probe failed", result.stdout), \
+            result.stdout[-3000:]
     finally:
         tiltpy("down", cwd=project)
 

@@ -29,6 +29,8 @@ class FakeCluster:
     def __init__(self) -> None:
         self.pods: list[dict[str, Any]] = []
         self.events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.k8s_events: list[dict[str, Any]] = []  # the namespace's Event objects, listed
+        self.k8s_event_changes: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.logs: dict[str, bytes] = {}
         self.requests: list[str] = []
         self.watching = 0
@@ -54,10 +56,17 @@ class FakeCluster:
                 if path.endswith("/log"):
                     await self._log(path.split("/")[-2], writer)
                     return
-                if "watch=1" in query:
-                    await self._watch(reader, writer)
+                if path.endswith("/events"):
+                    if "watch=1" in query:
+                        await self._watch(reader, writer, self.k8s_event_changes, counted=False)
+                        return
+                    items = self.k8s_events
+                elif "watch=1" in query:
+                    await self._watch(reader, writer, self.events)
                     return
-                body = json.dumps({"items": self.pods, "metadata": {"resourceVersion": "1"}}).encode()
+                else:
+                    items = self.pods
+                body = json.dumps({"items": items, "metadata": {"resourceVersion": "1"}}).encode()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
                 await writer.drain()
@@ -66,13 +75,14 @@ class FakeCluster:
         finally:
             writer.close()
 
-    async def _watch(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.watching += 1
+    async def _watch(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     queue: asyncio.Queue[dict[str, Any] | None], counted: bool = True) -> None:
+        self.watching += counted
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
         client_gone = asyncio.ensure_future(reader.read())
         try:
             while True:
-                next_event = asyncio.ensure_future(self.events.get())
+                next_event = asyncio.ensure_future(queue.get())
                 await asyncio.wait({next_event, client_gone}, return_when=asyncio.FIRST_COMPLETED)
                 if not next_event.done():
                     next_event.cancel()
@@ -85,7 +95,7 @@ class FakeCluster:
                 await writer.drain()
         finally:
             client_gone.cancel()
-            self.watching -= 1
+            self.watching -= counted
 
     async def _log(self, name: str, writer: asyncio.StreamWriter) -> None:
         if name not in self.logs:
@@ -123,6 +133,9 @@ class Recorder:
     def watch_failed(self, namespace: str, err: ClusterError) -> None:
         self.seen.append(("FAILED", str(err)))
 
+    def k8s_event(self, namespace: str, event: dict[str, Any]) -> None:
+        self.seen.append(("EVENT", f"{event['involvedObject']['name']}: {event['message']}"))
+
 
 async def _until(condition: Any, timeout: float = 5) -> None:
     async with asyncio.timeout(timeout):
@@ -152,7 +165,7 @@ def test_one_watch_per_namespace_dispatched_by_label() -> None:
             assert a.seen == [("LISTED", "a-1"), ("ADDED", "a-2"), ("MODIFIED", "b-1"), ("DELETED", "a-1")]
             assert b.seen == [("LISTED", "b-1"), ("DELETED", "b-1")]
             assert late.seen == [("LISTED", ""), ("ADDED", "a-2")]
-            lists = [r for r in fake.requests if "watch=1" not in r]
+            lists = [r for r in fake.requests if "watch=1" not in r and "/pods" in r]
             assert len(lists) == 1 and fake.watching == 1  # three subscribers, one list, one watch
             for subscriber in (a, b):
                 await watches.unsubscribe("ns", subscriber)
@@ -238,3 +251,65 @@ def test_split_lines_keeps_memory_bounded() -> None:
     assert (lines, rest) == ([b"abc", b"de"], b"f")
     lines, rest = split_lines(b"", b"x" * 11, max_line=10)
     assert (lines, rest) == ([b"x" * 11], b"")
+
+
+def k8s_event(uid: str, pod_name: str, message: str, *, type_: str = "Warning", reason: str = "BackOff",
+              created: str = "2999-01-01T00:00:00Z", count: int = 1) -> dict[str, Any]:
+    return {"metadata": {"uid": uid, "name": f"{pod_name}.{uid}", "creationTimestamp": created},
+            "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": "ns"},
+            "type": type_, "reason": reason, "message": message, "count": count, "lastTimestamp": created}
+
+
+def test_kubernetes_events_reach_the_subscribers_of_their_pod_as_tilt_chooses_them() -> None:
+    async def scenario() -> None:
+        fake = FakeCluster()
+        fake.pods = [pod("a-1", res="a"), pod("b-1", res="b")]
+        fake.k8s_events = [
+            k8s_event("1", "a-1", "Back-off restarting failed container"),
+            k8s_event("2", "a-1", "Started container", type_="Normal", reason="Started"),  # not worth a line
+            k8s_event("3", "a-1", "Pulling image \"a\"", type_="Normal", reason="Pulling"),
+            k8s_event("4", "b-1", "old news", created="2000-01-01T00:00:00Z"),  # from before tiltpy started
+        ]
+        async with fake as client:
+            watches = PodWatches(client)
+            a, b = Recorder(res="a"), Recorder(res="b")
+            watches.subscribe("ns", a)
+            watches.subscribe("ns", b)
+            await _until(lambda: ("EVENT", 'a-1: Pulling image "a"') in a.seen)
+            assert [e for e in a.seen if e[0] == "EVENT"] == [
+                ("EVENT", "a-1: Back-off restarting failed container"), ("EVENT", 'a-1: Pulling image "a"')]
+            # An update of an event is told; the same update again (a relist) is not.
+            await fake.k8s_event_changes.put({"type": "MODIFIED", "object": k8s_event(
+                "1", "a-1", "Back-off restarting failed container", count=2)})
+            await fake.k8s_event_changes.put({"type": "MODIFIED", "object": k8s_event(
+                "1", "a-1", "Back-off restarting failed container", count=2)})
+            # An event about a pod the pod watch has not told of yet waits for it.
+            await fake.k8s_event_changes.put({"type": "ADDED", "object": k8s_event(
+                "5", "b-2", "0/1 nodes are available", reason="FailedScheduling")})
+            await _until(lambda: len([e for e in a.seen if e[0] == "EVENT"]) == 3)
+            await asyncio.sleep(0.1)
+            assert not [e for e in b.seen if e[0] == "EVENT"]
+            await fake.events.put({"type": "ADDED", "object": pod("b-2", res="b")})
+            await _until(lambda: ("EVENT", "b-2: 0/1 nodes are available") in b.seen)
+            assert len([e for e in a.seen if e[0] == "EVENT"]) == 3
+            await watches.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_pod_monitor_logs_an_event_as_tilt_does() -> None:
+    from tiltpy.engine.pod_monitor import PodMonitor
+
+    logs: list[str] = []
+    monitor = PodMonitor.__new__(PodMonitor)  # only the logging is exercised
+    monitor.log = logs.append
+    monitor.k8s_event("default", k8s_event("1", "web-1", " Readiness probe failed: HTTP probe failed \n"))
+    elsewhere = k8s_event("2", "web-2", "Back-off pulling image")
+    elsewhere["involvedObject"]["namespace"] = "team"
+    monitor.k8s_event("team", elsewhere)
+    default = k8s_event("3", "web-3", "Pulling image \"web\"", type_="Normal", reason="Pulling")
+    default["involvedObject"]["namespace"] = "default"
+    monitor.k8s_event("default", default)
+    assert logs == ["[event: pod ns/web-1] Readiness probe failed: HTTP probe failed",
+                    "[event: pod team/web-2] Back-off pulling image",
+                    '[event: pod web-3] Pulling image "web"']

@@ -137,6 +137,16 @@ class PodMonitor:
             self.state.status, self.state.error = "error", f"cannot watch pods in namespace {namespace}: {err}"
             self.on_change()
 
+    def k8s_event(self, namespace: str, event: dict[str, Any]) -> None:
+        """Into the resource's log as Tilt writes it: `[event: pod NAME] MESSAGE`
+        (`pod NAMESPACE/NAME` outside the default namespace)."""
+        involved = event.get("involvedObject") or {}
+        where = involved.get("name") or ""
+        if involved.get("namespace") not in (None, "", "default"):
+            where = f"{involved['namespace']}/{where}"
+        kind = str(involved.get("kind") or "pod").lower()
+        self.log(f"[event: {kind} {where}] {str(event.get('message') or '').strip()}")
+
     def _recovered(self, namespace: str) -> None:
         self._watch_errors.pop(namespace, None)
 

@@ -11,16 +11,26 @@ matching is DELETED for that subscriber).
 
 The watch lists again after the server ends it or answers ERROR (e.g. a
 resourceVersion too old), and retries failures with backoff (2 s doubling to
-30 s); subscribers hear of each failure and of the recovery."""
+30 s); subscribers hear of each failure and of the recovery.
+
+Beside it, one watch of the namespace's Kubernetes events about pods: as in
+Tilt, warnings (FailedScheduling, BackOff, Unhealthy probes, FailedMount,
+...) and the Normal Pulling / Pulled of images, created since tiltpy
+started, go to the subscribers of the pod they are about (an event that
+arrives before its pod waits for it), each update of an event once."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any, Callable, Protocol
 
-from tiltpy.k8s.client import ClusterError, K8sClient
+from tiltpy.k8s.client import ClusterError, Forbidden, K8sClient
 
 RETRY_MIN, RETRY_MAX = 2.0, 30.0
+LOGGED_EVENTS = frozenset({"Pulling", "Pulled"})  # the Normal events worth a log line (Tilt's ShouldLogEvent)
+MAX_PENDING_EVENTS = 200  # events about pods not seen yet, per namespace
+MAX_TOLD_EVENTS = 5000  # updates already told, per namespace (so a relist repeats none)
 
 Pod = dict[str, Any]
 
@@ -37,6 +47,15 @@ class PodSubscriber(Protocol):
     def watch_failed(self, namespace: str, err: ClusterError) -> None:
         """Listing or watching failed; the watch retries."""
 
+    def k8s_event(self, namespace: str, event: dict[str, Any]) -> None:
+        """A Kubernetes event (core/v1 Event) about one of the matching pods."""
+
+
+def worth_logging(event: dict[str, Any], since: str) -> bool:
+    """Tilt's rule: a warning, or an image being pulled; and not from before we started."""
+    created = (event.get("metadata") or {}).get("creationTimestamp") or ""
+    return created >= since and (event.get("type") != "Normal" or event.get("reason") in LOGGED_EVENTS)
+
 
 def _matches(selector: dict[str, str], pod: Pod) -> bool:
     labels = (pod.get("metadata") or {}).get("labels") or {}
@@ -47,10 +66,14 @@ Report = Callable[[str, BaseException], None]  # (what failed, the exception): a
 
 
 class _NamespaceWatch:
-    def __init__(self, client: K8sClient, namespace: str, report: Report) -> None:
+    def __init__(self, client: K8sClient, namespace: str, report: Report, since: str) -> None:
         self.client = client
         self.namespace = namespace
         self.report = report
+        self.since = since  # RFC 3339, whole seconds: events created before are not told
+        self.events_task: asyncio.Task[None] | None = None
+        self._told: dict[str, tuple[Any, ...]] = {}  # event uid -> the update told
+        self._pending: dict[str, list[dict[str, Any]]] = {}  # pod name -> events that came before it
         self.pods: dict[str, Pod] = {}
         self.listed = False
         # Subscribers by one of their selector's labels (the first, sorted):
@@ -74,6 +97,8 @@ class _NamespaceWatch:
     def start(self) -> None:
         if self.task is None:
             self.task = asyncio.create_task(self._run(), name=f"pod watch {self.namespace}")
+        if self.events_task is None:
+            self.events_task = asyncio.create_task(self._run_events(), name=f"event watch {self.namespace}")
 
     def remove(self, subscriber: PodSubscriber) -> None:
         key = min(subscriber.selector.items())
@@ -108,6 +133,9 @@ class _NamespaceWatch:
                 self.listed = True
                 for subscriber in self._all_subscribers():
                     self._tell(subscriber.pods_listed, [p for p in pods if _matches(subscriber.selector, p)])
+                for name in [n for n in self._pending if n in self.pods]:
+                    for k8s_event in self._pending.pop(name):
+                        self._event(k8s_event)
                 async for event in self.client.watch(path, {"resourceVersion": version}):
                     kind, pod = event.get("type"), event.get("object") or {}
                     if kind == "BOOKMARK":
@@ -138,6 +166,55 @@ class _NamespaceWatch:
                 self._tell(subscriber.pod_event, "DELETED", pod)
         for subscriber in now:
             self._tell(subscriber.pod_event, kind, pod)
+        for k8s_event in self._pending.pop(name, []):
+            self._event(k8s_event)
+
+    async def _run_events(self) -> None:
+        path = f"/api/v1/namespaces/{self.namespace}/events"
+        params = {"fieldSelector": "involvedObject.kind=Pod"}
+        retry_in = RETRY_MIN
+        while True:
+            try:
+                listed = await self.client.get_path_params(path, params)
+                retry_in = RETRY_MIN
+                for k8s_event in listed.get("items") or []:
+                    self._event(k8s_event)
+                version = (listed.get("metadata") or {}).get("resourceVersion", "")
+                async for change in self.client.watch(path, {**params, "resourceVersion": version}):
+                    kind = change.get("type")
+                    if kind == "ERROR":
+                        break  # list again
+                    if kind in ("ADDED", "MODIFIED"):
+                        self._event(change.get("object") or {})
+            except asyncio.CancelledError:
+                raise
+            except Forbidden:
+                return  # no right to read events here: pods are still followed, without them
+            except ClusterError:  # the pod watch tells subscribers of the cluster's failures
+                await asyncio.sleep(retry_in)
+                retry_in = min(retry_in * 2, RETRY_MAX)
+
+    def _event(self, k8s_event: dict[str, Any]) -> None:
+        if not worth_logging(k8s_event, self.since):
+            return
+        meta = k8s_event.get("metadata") or {}
+        key = meta.get("uid") or meta.get("name") or ""
+        update = (k8s_event.get("count"), k8s_event.get("lastTimestamp"), k8s_event.get("message"))
+        if self._told.get(key) == update:
+            return  # seen again after a relist
+        pod_name = (k8s_event.get("involvedObject") or {}).get("name") or ""
+        pod = self.pods.get(pod_name)
+        if pod is None:  # the pod watch has not told of it yet
+            self._pending.setdefault(pod_name, []).append(k8s_event)
+            while sum(len(v) for v in self._pending.values()) > MAX_PENDING_EVENTS:
+                del self._pending[next(iter(self._pending))]
+            return
+        self._told[key] = update
+        if len(self._told) > MAX_TOLD_EVENTS:
+            for old in list(self._told)[:MAX_TOLD_EVENTS // 2]:
+                del self._told[old]
+        for subscriber in self._subscribers_of(pod):
+            self._tell(subscriber.k8s_event, k8s_event)
 
     def _tell(self, method: Callable[..., None], *args: Any) -> None:
         """One subscriber's bug must not end the watch the others share."""
@@ -154,11 +231,12 @@ class PodWatches:
         self.client = client
         self.report = report
         self._namespaces: dict[str, _NamespaceWatch] = {}
+        self.since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # events from now on
 
     def _watch(self, namespace: str) -> _NamespaceWatch:
         watch = self._namespaces.get(namespace)
         if watch is None:
-            watch = self._namespaces[namespace] = _NamespaceWatch(self.client, namespace, self.report)
+            watch = self._namespaces[namespace] = _NamespaceWatch(self.client, namespace, self.report, self.since)
         return watch
 
     def subscribe(self, namespace: str, subscriber: PodSubscriber) -> None:
@@ -180,6 +258,7 @@ class PodWatches:
         if watch.empty:
             del self._namespaces[namespace]
             await _cancel(watch.task)
+            await _cancel(watch.events_task)
 
     @property
     def watching(self) -> list[str]:
@@ -189,6 +268,7 @@ class PodWatches:
         watches, self._namespaces = list(self._namespaces.values()), {}
         for watch in watches:
             await _cancel(watch.task)
+            await _cancel(watch.events_task)
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
