@@ -77,6 +77,28 @@ def test_never_ready_pod_fails_ci_on_timeout(testbed: dict, tmp_path: Path) -> N
         tiltpy("down", cwd=project)
 
 
+def test_a_replica_sets_failure_to_create_pods_is_in_the_resources_log(testbed: dict, tmp_path: Path) -> None:
+    """The event is about the Deployment's ReplicaSet, not a pod (there is none): found through its owner."""
+    name = namespace = "tiltpy-e2e-quota"
+    subprocess.run(["kubectl", "create", "namespace", namespace], capture_output=True)
+    quota = f"apiVersion: v1\nkind: ResourceQuota\nmetadata: {{name: no-pods, namespace: {namespace}}}\n" \
+            "spec: {hard: {pods: '0'}}\n"
+    subprocess.run(["kubectl", "apply", "-f", "-"], input=quota, text=True, check=True, capture_output=True)
+    root = tmp_path / "quota"
+    root.mkdir()
+    (root / "Dockerfile").write_text("FROM busybox\n")
+    (root / "k8s.yaml").write_text(deployment(name, f"{name}-image", "sleep 3600", namespace=namespace))
+    (root / "Tiltfile").write_text(f"k8s_yaml('k8s.yaml')\ndocker_build('{name}-image', '.')\n")
+    try:
+        result = tiltpy("ci", "--timeout", "20s", cwd=root)
+        assert result.returncode != 0
+        assert re.search(rf"\[event: replicaset {namespace}/{name}-\S+\] Error creating: .*exceeded quota",
+                         result.stdout), result.stdout[-3000:]
+    finally:
+        tiltpy("down", cwd=root)
+        subprocess.run(["kubectl", "delete", "namespace", namespace, "--wait=false"], capture_output=True)
+
+
 def test_default_registry_pushes_and_deploys_registry_ref(testbed: dict, tmp_path: Path) -> None:
     project = make_project(tmp_path / "push", "tiltpy-e2e-push", "sleep 3600",
                            extra_tiltfile="default_registry('localhost:5005')\n")

@@ -31,6 +31,7 @@ class FakeCluster:
         self.events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.k8s_events: list[dict[str, Any]] = []  # the namespace's Event objects, listed
         self.k8s_event_changes: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.objects: dict[str, dict[str, Any]] = {}  # GET path -> object
         self.logs: dict[str, bytes] = {}
         self.requests: list[str] = []
         self.watching = 0
@@ -56,6 +57,12 @@ class FakeCluster:
                 if path.endswith("/log"):
                     await self._log(path.split("/")[-2], writer)
                     return
+                if path in self.objects:
+                    body = json.dumps(self.objects[path]).encode()
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                    await writer.drain()
+                    continue
                 if path.endswith("/events"):
                     if "watch=1" in query:
                         await self._watch(reader, writer, self.k8s_event_changes, counted=False)
@@ -123,6 +130,10 @@ class Recorder:
     def __init__(self, **selector: str) -> None:
         self.selector = selector
         self.seen: list[tuple[str, str]] = []
+        self.deployed: set[tuple[str, str]] = set()  # (kind, name)
+
+    def owns(self, namespace: str, kind: str, name: str) -> bool:
+        return (kind, name) in self.deployed
 
     def pods_listed(self, namespace: str, pods: list[dict[str, Any]]) -> None:
         self.seen.append(("LISTED", ",".join(p["metadata"]["name"] for p in pods)))
@@ -313,3 +324,37 @@ def test_a_pod_monitor_logs_an_event_as_tilt_does() -> None:
     assert logs == ["[event: pod ns/web-1] Readiness probe failed: HTTP probe failed",
                     "[event: pod team/web-2] Back-off pulling image",
                     '[event: pod web-3] Pulling image "web"']
+
+
+def test_events_about_other_objects_go_to_who_deployed_them_or_a_replica_sets_owner() -> None:
+    async def scenario() -> None:
+        fake = FakeCluster()
+        fake.objects["/apis/apps/v1/namespaces/ns/replicasets/web-5d4f"] = {
+            "metadata": {"name": "web-5d4f", "ownerReferences": [{"kind": "Deployment", "name": "web"}]}}
+        quota = k8s_event("1", "web-5d4f", 'Error creating: pods "web-5d4f-x" is forbidden: exceeded quota',
+                          reason="FailedCreate")
+        quota["involvedObject"]["kind"] = "ReplicaSet"
+        job = k8s_event("2", "migrate", "Job has reached the specified backoff limit", reason="BackoffLimitExceeded")
+        job["involvedObject"]["kind"] = "Job"
+        stranger = k8s_event("3", "someone-else", "not ours", reason="FailedCreate")
+        stranger["involvedObject"]["kind"] = "ReplicaSet"
+        fake.k8s_events = [quota, job, stranger]
+        async with fake as client:
+            watches = PodWatches(client)
+            web, migrate = Recorder(res="web"), Recorder(res="migrate")
+            web.deployed.add(("Deployment", "web"))
+            migrate.deployed.add(("Job", "migrate"))
+            watches.subscribe("ns", web)
+            watches.subscribe("ns", migrate)
+            await _until(lambda: any(e[0] == "EVENT" for e in web.seen) and any(e[0] == "EVENT" for e in migrate.seen))
+            await asyncio.sleep(0.1)
+            assert [e for e in web.seen if e[0] == "EVENT"] == [
+                ("EVENT", 'web-5d4f: Error creating: pods "web-5d4f-x" is forbidden: exceeded quota')]
+            assert [e for e in migrate.seen if e[0] == "EVENT"] == [
+                ("EVENT", "migrate: Job has reached the specified backoff limit")]
+            lookups = [r for r in fake.requests if "replicasets" in r]
+            assert lookups == ["/apis/apps/v1/namespaces/ns/replicasets/web-5d4f",
+                               "/apis/apps/v1/namespaces/ns/replicasets/someone-else"]
+            await watches.close()
+
+    asyncio.run(scenario())

@@ -147,6 +147,12 @@ class PodMonitor:
         kind = str(involved.get("kind") or "pod").lower()
         self.log(f"[event: {kind} {where}] {str(event.get('message') or '').strip()}")
 
+    def owns(self, namespace: str, kind: str, name: str) -> bool:
+        if self.manifest.k8s is None or namespace not in self.namespaces:
+            return False
+        return any(o.get("kind") == kind and (o.get("metadata") or {}).get("name") == name
+                   for o in self.manifest.k8s.objects)
+
     def _recovered(self, namespace: str) -> None:
         self._watch_errors.pop(namespace, None)
 

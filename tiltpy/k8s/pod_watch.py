@@ -13,11 +13,13 @@ The watch lists again after the server ends it or answers ERROR (e.g. a
 resourceVersion too old), and retries failures with backoff (2 s doubling to
 30 s); subscribers hear of each failure and of the recovery.
 
-Beside it, one watch of the namespace's Kubernetes events about pods: as in
-Tilt, warnings (FailedScheduling, BackOff, Unhealthy probes, FailedMount,
-...) and the Normal Pulling / Pulled of images, created since tiltpy
-started, go to the subscribers of the pod they are about (an event that
-arrives before its pod waits for it), each update of an event once."""
+Beside it, one watch of the namespace's Kubernetes events: as in Tilt,
+warnings (FailedScheduling, BackOff, Unhealthy probes, FailedMount, a
+ReplicaSet's FailedCreate, ...) and the Normal Pulling / Pulled of images,
+created since tiltpy started, each update of an event once. An event about
+a pod goes to the subscribers of that pod (one that arrives before its pod
+waits for it); about another object, to the subscribers that deployed it or,
+for a ReplicaSet, its owner (looked up once per ReplicaSet)."""
 from __future__ import annotations
 
 import asyncio
@@ -48,7 +50,11 @@ class PodSubscriber(Protocol):
         """Listing or watching failed; the watch retries."""
 
     def k8s_event(self, namespace: str, event: dict[str, Any]) -> None:
-        """A Kubernetes event (core/v1 Event) about one of the matching pods."""
+        """A Kubernetes event (core/v1 Event) about one of the matching pods,
+        or about an object this subscriber owns."""
+
+    def owns(self, namespace: str, kind: str, name: str) -> bool:
+        """Did this subscriber deploy that object (its events are its own)?"""
 
 
 def worth_logging(event: dict[str, Any], since: str) -> bool:
@@ -74,6 +80,9 @@ class _NamespaceWatch:
         self.events_task: asyncio.Task[None] | None = None
         self._told: dict[str, tuple[Any, ...]] = {}  # event uid -> the update told
         self._pending: dict[str, list[dict[str, Any]]] = {}  # pod name -> events that came before it
+        self._replica_set_owners: dict[str, list[tuple[str, str]]] = {}  # name -> owners' (kind, name)
+        self._awaiting_owners: dict[str, list[dict[str, Any]]] = {}  # ReplicaSet name -> events, while looked up
+        self._lookups: set[asyncio.Task[None]] = set()
         self.pods: dict[str, Pod] = {}
         self.listed = False
         # Subscribers by one of their selector's labels (the first, sorted):
@@ -99,6 +108,10 @@ class _NamespaceWatch:
             self.task = asyncio.create_task(self._run(), name=f"pod watch {self.namespace}")
         if self.events_task is None:
             self.events_task = asyncio.create_task(self._run_events(), name=f"event watch {self.namespace}")
+
+    async def stop(self) -> None:
+        for task in [self.task, self.events_task, *self._lookups]:
+            await _cancel(task)
 
     def remove(self, subscriber: PodSubscriber) -> None:
         key = min(subscriber.selector.items())
@@ -171,7 +184,7 @@ class _NamespaceWatch:
 
     async def _run_events(self) -> None:
         path = f"/api/v1/namespaces/{self.namespace}/events"
-        params = {"fieldSelector": "involvedObject.kind=Pod"}
+        params: dict[str, str] = {}
         retry_in = RETRY_MIN
         while True:
             try:
@@ -193,6 +206,10 @@ class _NamespaceWatch:
             except ClusterError:  # the pod watch tells subscribers of the cluster's failures
                 await asyncio.sleep(retry_in)
                 retry_in = min(retry_in * 2, RETRY_MAX)
+            except Exception as err:  # noqa: BLE001 - a bug of ours: reported, and the watch goes on
+                self.report(f"following events in namespace {self.namespace}", err)
+                await asyncio.sleep(retry_in)
+                retry_in = min(retry_in * 2, RETRY_MAX)
 
     def _event(self, k8s_event: dict[str, Any]) -> None:
         if not worth_logging(k8s_event, self.since):
@@ -202,19 +219,68 @@ class _NamespaceWatch:
         update = (k8s_event.get("count"), k8s_event.get("lastTimestamp"), k8s_event.get("message"))
         if self._told.get(key) == update:
             return  # seen again after a relist
-        pod_name = (k8s_event.get("involvedObject") or {}).get("name") or ""
-        pod = self.pods.get(pod_name)
+        involved = k8s_event.get("involvedObject") or {}
+        kind, name = str(involved.get("kind") or ""), str(involved.get("name") or "")
+        if kind != "Pod":
+            self._object_event(k8s_event, kind, name, key, update)
+            return
+        pod = self.pods.get(name)
         if pod is None:  # the pod watch has not told of it yet
-            self._pending.setdefault(pod_name, []).append(k8s_event)
+            self._pending.setdefault(name, []).append(k8s_event)
             while sum(len(v) for v in self._pending.values()) > MAX_PENDING_EVENTS:
                 del self._pending[next(iter(self._pending))]
             return
+        self._tell_event(self._subscribers_of(pod), k8s_event, key, update)
+
+    def _tell_event(self, subscribers: list[PodSubscriber], k8s_event: dict[str, Any], key: str,
+                    update: tuple[Any, ...]) -> None:
         self._told[key] = update
         if len(self._told) > MAX_TOLD_EVENTS:
             for old in list(self._told)[:MAX_TOLD_EVENTS // 2]:
                 del self._told[old]
-        for subscriber in self._subscribers_of(pod):
+        for subscriber in subscribers:
             self._tell(subscriber.k8s_event, k8s_event)
+
+    def _owners_of(self, kind: str, name: str) -> list[PodSubscriber]:
+        owners = []
+        for subscriber in self._all_subscribers():
+            try:
+                if subscriber.owns(self.namespace, kind, name):
+                    owners.append(subscriber)
+            except Exception as err:  # noqa: BLE001 - reported; the others still hear of it
+                self.report(f"following events in namespace {self.namespace}", err)
+        return owners
+
+    def _object_event(self, k8s_event: dict[str, Any], kind: str, name: str, key: str,
+                      update: tuple[Any, ...]) -> None:
+        owners = self._owners_of(kind, name)
+        if not owners and kind == "ReplicaSet":  # a Deployment's: its owner is what was deployed
+            if name in self._awaiting_owners:
+                self._awaiting_owners[name].append(k8s_event)
+                return
+            if name not in self._replica_set_owners:
+                self._awaiting_owners[name] = [k8s_event]
+                task = asyncio.ensure_future(self._look_up_owners(name))
+                self._lookups.add(task)
+                task.add_done_callback(self._lookups.discard)
+                return
+            owners = [s for owner_kind, owner in self._replica_set_owners[name]
+                      for s in self._owners_of(owner_kind, owner)]
+        if owners:
+            self._tell_event(owners, k8s_event, key, update)
+
+    async def _look_up_owners(self, name: str) -> None:
+        try:
+            replica_set = await self.client.get_path(f"/apis/apps/v1/namespaces/{self.namespace}/replicasets/{name}")
+            refs = (replica_set.get("metadata") or {}).get("ownerReferences") or []
+            owners = [(str(r.get("kind") or ""), str(r.get("name") or "")) for r in refs]
+        except ClusterError:
+            owners = []  # gone, or not ours to read: its events stay unattributed
+        self._replica_set_owners[name] = owners
+        if len(self._replica_set_owners) > MAX_TOLD_EVENTS:
+            del self._replica_set_owners[next(iter(self._replica_set_owners))]
+        for k8s_event in self._awaiting_owners.pop(name, []):
+            self._event(k8s_event)
 
     def _tell(self, method: Callable[..., None], *args: Any) -> None:
         """One subscriber's bug must not end the watch the others share."""
@@ -257,8 +323,7 @@ class PodWatches:
         watch.remove(subscriber)
         if watch.empty:
             del self._namespaces[namespace]
-            await _cancel(watch.task)
-            await _cancel(watch.events_task)
+            await watch.stop()
 
     @property
     def watching(self) -> list[str]:
@@ -267,8 +332,7 @@ class PodWatches:
     async def close(self) -> None:
         watches, self._namespaces = list(self._namespaces.values()), {}
         for watch in watches:
-            await _cancel(watch.task)
-            await _cancel(watch.events_task)
+            await watch.stop()
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
