@@ -274,8 +274,13 @@ class _NamespaceWatch:
             replica_set = await self.client.get_path(f"/apis/apps/v1/namespaces/{self.namespace}/replicasets/{name}")
             refs = (replica_set.get("metadata") or {}).get("ownerReferences") or []
             owners = [(str(r.get("kind") or ""), str(r.get("name") or "")) for r in refs]
+        except asyncio.CancelledError:
+            raise
         except ClusterError:
             owners = []  # gone, or not ours to read: its events stay unattributed
+        except Exception as err:  # noqa: BLE001 - a bug of ours: reported, not left in a dropped task
+            self.report(f"following events in namespace {self.namespace}", err)
+            owners = []
         self._replica_set_owners[name] = owners
         if len(self._replica_set_owners) > MAX_TOLD_EVENTS:
             del self._replica_set_owners[next(iter(self._replica_set_owners))]
