@@ -4,8 +4,10 @@ or finding it corrupt costs only that work, so reading and writing never
 fail a command."""
 from __future__ import annotations
 
+import json
 import os
 import threading
+from typing import Any
 
 
 def cache_path(name: str) -> str:
@@ -19,6 +21,15 @@ def read_bytes(path: str) -> bytes | None:
             return f.read()
     except OSError:
         return None
+
+
+def read_json_object(path: str) -> dict[str, Any]:
+    """The JSON object in the file; {} when it is missing, unreadable, corrupt or not an object."""
+    try:
+        data = json.loads(read_bytes(path) or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def write_atomically(path: str, data: bytes) -> bool:

@@ -15,18 +15,13 @@ from __future__ import annotations
 import json
 import threading
 
-from tiltpy.user_cache import cache_path, read_bytes, write_atomically
+from tiltpy.user_cache import cache_path, read_json_object, write_atomically
 
 MAX_ENTRIES = 2000
 
 
-def _parse(data: bytes | None) -> dict[str, str]:
-    try:
-        parsed = json.loads(data or b"{}")
-    except ValueError:
-        return {}
-    return {k: v for k, v in parsed.items() if isinstance(k, str) and isinstance(v, str)} \
-        if isinstance(parsed, dict) else {}
+def _read(path: str) -> dict[str, str]:
+    return {k: v for k, v in read_json_object(path).items() if isinstance(v, str)}
 
 
 class ReuseHints:
@@ -41,7 +36,7 @@ class ReuseHints:
 
     def _load(self) -> dict[str, str]:
         if self._hints is None:
-            self._hints = _parse(read_bytes(self._path))
+            self._hints = _read(self._path)
         return self._hints
 
     def get(self, ref: str, inputs: str) -> str | None:
@@ -60,6 +55,6 @@ class ReuseHints:
             while len(hints) > MAX_ENTRIES:
                 hints.pop(next(iter(hints)))
             # Another `up` may have written meanwhile: keep its hints too.
-            merged = _parse(read_bytes(self._path))
+            merged = _read(self._path)
             merged.update(hints)
             write_atomically(self._path, json.dumps(dict(list(merged.items())[-MAX_ENTRIES:])).encode())

@@ -3,12 +3,12 @@ cluster it is (Tilt's clusterid): that decides whether a context is safe to
 deploy to and whether built images need a push."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from tiltpy.k8s import kubeconfig
-from tiltpy.user_cache import cache_path, read_bytes, write_atomically
+from tiltpy.user_cache import cache_path, read_json_object, write_atomically
 
 # Product -> how the context (or its cluster) is named by that product's tooling.
 _PRODUCTS = (
@@ -61,15 +61,11 @@ def current_context(override: str = "") -> KubeContext | None:
     None when there is no usable kubeconfig. Remembered for the kubeconfig
     files as they are now (see _ContextMemo): every command asks this."""
     memo = _ContextMemo(override)
-    known = memo.recall()
-    if known is not _UNKNOWN:
-        return known  # type: ignore[return-value]
-    context = _read_current_context(override)
-    memo.remember(context)
+    found, context = memo.recall()
+    if not found:
+        context = _read_current_context(override)
+        memo.remember(context)
     return context
-
-
-_UNKNOWN = object()
 
 
 class _ContextMemo:
@@ -81,10 +77,8 @@ class _ContextMemo:
     MAX_ENTRIES = 20
 
     def __init__(self, override: str) -> None:
-        import json
-
-        self._json = json
         self._path = cache_path("kube-contexts.json")
+        self._entries = read_json_object(self._path)
         self._key: str | None = None
         files = []
         for path in kubeconfig.kubeconfig_paths():
@@ -97,32 +91,25 @@ class _ContextMemo:
                 return  # unreadable metadata: no memo
         self._key = json.dumps([override, files])
 
-    def _entries(self) -> dict[str, Any]:
-        try:
-            entries = self._json.loads(read_bytes(self._path) or b"{}")
-        except ValueError:
-            return {}
-        return entries if isinstance(entries, dict) else {}
-
-    def recall(self) -> KubeContext | None | object:
-        if self._key is None:
-            return _UNKNOWN
-        entry = self._entries().get(self._key, _UNKNOWN)
+    def recall(self) -> tuple[bool, KubeContext | None]:
+        """(whether these files' context is known, the context: None for no usable kubeconfig)."""
+        if self._key is None or self._key not in self._entries:
+            return False, None
+        entry = self._entries[self._key]
         if entry is None:
-            return None
+            return True, None
         if isinstance(entry, list) and len(entry) == 4 and all(isinstance(v, str) for v in entry):
-            return KubeContext(*entry)
-        return _UNKNOWN
+            return True, KubeContext(*entry)
+        return False, None
 
     def remember(self, context: KubeContext | None) -> None:
         if self._key is None or (context is not None and "@" in context.server):
             return  # a server URL with a user in it is not written down
-        entries = self._entries()
-        entries.pop(self._key, None)
-        entries[self._key] = None if context is None else \
+        self._entries.pop(self._key, None)
+        self._entries[self._key] = None if context is None else \
             [context.name, context.cluster, context.namespace, context.server]
-        kept = dict(list(entries.items())[-self.MAX_ENTRIES:])
-        write_atomically(self._path, self._json.dumps(kept).encode())
+        kept = dict(list(self._entries.items())[-self.MAX_ENTRIES:])
+        write_atomically(self._path, json.dumps(kept).encode())
 
 
 def _read_current_context(override: str) -> KubeContext | None:
