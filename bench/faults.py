@@ -31,7 +31,7 @@ from typing import Callable
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
-from tests.e2e.harness import Up, tiltpy  # noqa: E402
+from tests.e2e.harness import Up, live_pods, tiltpy  # noqa: E402
 from tests.e2e.test_faults import _kill_daemon, _restart_testbed, _ticks  # noqa: E402
 from tests.k8s_yaml import deployment  # noqa: E402
 
@@ -74,15 +74,11 @@ def serve_next_edit(project: Path, version: int, limit: float = 300) -> float | 
 
 
 def current_pod() -> str:
-    """The app's pod that is not being deleted (kubectl's JSONPath has no `null`
-    in filters, hence the JSON)."""
-    listed = subprocess.run(["kubectl", "get", "pods", "-l", f"app={NAME}", "-o", "json"],
-                            capture_output=True, text=True, check=True).stdout
-    live = [pod["metadata"]["name"] for pod in json.loads(listed)["items"]
-            if not pod["metadata"].get("deletionTimestamp")]
+    """The app's pod that is not being deleted."""
+    live = live_pods(f"app={NAME}")
     if not live:
         raise RuntimeError(f"no pod labelled app={NAME} to inject the fault into")
-    return live[0]
+    return live[0]["metadata"]["name"]
 
 
 def api_server_restart(up: Up) -> None:

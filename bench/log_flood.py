@@ -4,7 +4,8 @@ hands them out.
 
 Runs `tiltpy up` (stdout to /dev/null: not a terminal, so every line is also
 formatted and written, the heavier path) on a small busybox project whose
-pod prints 200-character lines (--line-length) at about 10 MB/s for --seconds (default 60).
+pod prints 200-character lines (--line-length) at about 10 MB/s for
+--seconds (default 60).
 Meanwhile it samples tiltpy's RSS every second from /proc/<pid>/status,
 times GET /api/view and GET /api/logs?tail=100, and keeps a dashboard
 websocket open, counting what it is sent. At the end, for --compare-seconds,
@@ -14,8 +15,8 @@ testbed, the kubelet and API server hand out ~6 MB/s of 200-character lines
 whatever reads, even from a finished log; ~17 MB/s of 2000-character lines).
 
 --synthetic measures tiltpy's side alone: a server process on loopback sends
-timestamped lines of --line-length characters as the API server does (one HTTP chunk per
-line) as fast as tiltpy reads them, through the same path (the raw HTTP
+timestamped lines of --line-length characters as the API server does (one
+HTTP chunk per line) as fast as tiltpy reads them, through the same path (the raw HTTP
 reader, the resume cursor, the log store, the terminal writer to /dev/null).
 Prints JSON.
 
@@ -39,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
+from tests.e2e.harness import live_pods  # noqa: E402
 from tests.k8s_yaml import deployment  # noqa: E402
 
 _testbed_env()
@@ -53,16 +55,24 @@ def pod_command(line_length: int) -> str:
             "while true; do cat /tmp/block; sleep 0.07; done")
 
 
+def mb_per_s(lines_per_s: float, line_length: int) -> float:
+    return round(lines_per_s * (line_length + 1) / 1e6, 2)  # each line and its newline
+
+
+def running_pod(name: str) -> dict:
+    """The pod printing now (one of an earlier run may still be terminating)."""
+    running = [pod for pod in live_pods(f"app={name}") if pod["status"].get("phase") == "Running"]
+    if not running:
+        raise SystemExit(f"no running pod labelled app={name}")
+    return running[0]
+
+
 class PodLogFile:
     """The lines the pod printed, counted from the container runtime's log file
     (the testbed's Docker Engine is local; json-file, one JSON object per line)."""
 
     def __init__(self, name: str) -> None:
-        listed = subprocess.run(["kubectl", "get", "pods", "-l", f"app={name}", "-o", "json"],
-                                capture_output=True, text=True, check=True).stdout
-        pods = [pod for pod in json.loads(listed)["items"]
-                if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")]
-        container_id = pods[0]["status"]["containerStatuses"][0]["containerID"].split("://")[-1]
+        container_id = running_pod(name)["status"]["containerStatuses"][0]["containerID"].split("://")[-1]
         self.path = subprocess.run(["docker", "inspect", "-f", "{{.LogPath}}", container_id],
                                    capture_output=True, text=True, check=True).stdout.strip()
         with open(self.path, "rb") as f:
@@ -74,7 +84,7 @@ class PodLogFile:
     def rate_since(self, mark: tuple[int, float], line_length: int) -> dict:
         size, now = self.mark()
         lines = (size - mark[0]) / self.bytes_per_line / (now - mark[1])
-        return {"lines_per_s": round(lines), "mb_per_s": round(lines * (line_length + 1) / 1e6, 2)}
+        return {"lines_per_s": round(lines), "mb_per_s": mb_per_s(lines, line_length)}
 
 
 def make_project(root: Path, line_length: int) -> None:
@@ -160,7 +170,8 @@ def synthetic(seconds: float, line_length: int) -> dict:
     from tiltpy.k8s.credentials import CredentialProvider
     from tiltpy.k8s.log_cursor import LogCursor
 
-    server = subprocess.Popen([sys.executable, "-c", SYNTHETIC_SERVER, str(line_length)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([sys.executable, "-c", SYNTHETIC_SERVER, str(line_length)], stdout=subprocess.PIPE,
+                              text=True)
     assert server.stdout is not None
     url = f"http://127.0.0.1:{server.stdout.readline().strip()}"
 
@@ -184,7 +195,7 @@ def synthetic(seconds: float, line_length: int) -> dict:
         busy = (time.process_time() - cpu) / elapsed
         await client.close()
         sink.flush()
-        return {"lines_per_s": round(lines / elapsed), "mb_per_s_ingested": round(lines * (line_length + 1) / elapsed / 1e6, 2),
+        return {"lines_per_s": round(lines / elapsed), "mb_per_s_ingested": mb_per_s(lines / elapsed, line_length),
                 "reader_cpu_percent": round(100 * busy), "peak_rss_mib": round(peak / 1024, 1),
                 "note": "plain HTTP on loopback (the API server adds TLS); the sender is another process"}
 
@@ -197,16 +208,9 @@ def synthetic(seconds: float, line_length: int) -> dict:
 
 def kubectl_rate(name: str, seconds: float, line_length: int) -> dict:
     """Lines per second `kubectl logs -f` gets from the pod over `seconds`."""
-    # The running pod: one of an earlier run may still be terminating.
-    listed = subprocess.run(["kubectl", "get", "pods", "-l", f"app={name}", "-o", "json"],
-                            capture_output=True, text=True, check=True).stdout
-    live = [pod["metadata"]["name"] for pod in json.loads(listed)["items"]
-            if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")]
-    if not live:
-        raise SystemExit(f"no running pod labelled app={name} to compare with")
     # --tail, not --since: the kubelet finds a time by reading the log file from its start.
-    proc = subprocess.Popen(["kubectl", "logs", "-f", "--tail=1", live[0]], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(["kubectl", "logs", "-f", "--tail=1", running_pod(name)["metadata"]["name"]],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     counted = [0]
 
@@ -221,7 +225,7 @@ def kubectl_rate(name: str, seconds: float, line_length: int) -> dict:
     lines, elapsed = counted[0], time.monotonic() - start
     proc.kill()
     proc.wait()
-    figures = {"lines_per_s": round(lines / elapsed), "mb_per_s": round(lines * (line_length + 1) / elapsed / 1e6, 2)}
+    figures = {"lines_per_s": round(lines / elapsed), "mb_per_s": mb_per_s(lines / elapsed, line_length)}
     if not lines:
         figures["kubectl_error"] = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace")[-500:]
     return figures
@@ -238,7 +242,8 @@ def main() -> int:
     parser.add_argument("--synthetic", action="store_true", help="tiltpy's log path alone, fed by a local server")
     args = parser.parse_args()
     if args.synthetic:
-        print(json.dumps({"synthetic": synthetic(args.seconds, args.line_length), "load_average": os.getloadavg()[0]}, indent=2))
+        print(json.dumps({"synthetic": synthetic(args.seconds, args.line_length),
+                          "load_average": os.getloadavg()[0]}, indent=2))
         return 0
     base = f"http://127.0.0.1:{args.port}"
     workdir = Path(tempfile.mkdtemp(prefix="tiltpy-flood-"))
@@ -248,7 +253,8 @@ def main() -> int:
     env["PYTHONPATH"] = str(repo) + os.pathsep + env.get("PYTHONPATH", "")
     up = subprocess.Popen([sys.executable, "-m", "tiltpy", "up", "--port", str(args.port)], cwd=workdir,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    result: dict = {"seconds": args.seconds, "rate_target_mb_s": 10, "line_length": args.line_length, "load_average": os.getloadavg()[0]}
+    result: dict = {"seconds": args.seconds, "rate_target_mb_s": 10, "line_length": args.line_length,
+                    "load_average": os.getloadavg()[0]}
     try:
         # Wait until the pod is running and its lines arrive.
         deadline = time.monotonic() + 300
@@ -307,11 +313,11 @@ def main() -> int:
             _, body = timed_get(base + "/api/logs?tail=1")
             tiltpy_lines = (json.loads(body)["lastSeq"] - seq_a) / (time.monotonic() - t_a)
             result["tiltpy_same_window"] = {"lines_per_s": round(tiltpy_lines),
-                                            "mb_per_s": round(tiltpy_lines * (args.line_length + 1) / 1e6, 2)}
+                                            "mb_per_s": mb_per_s(tiltpy_lines, args.line_length)}
         result.update({
             "lines_ingested": lines,
             "lines_per_s": round(lines / elapsed),
-            "mb_per_s_ingested": round(lines * (args.line_length + 1) / elapsed / 1e6, 2),
+            "mb_per_s_ingested": mb_per_s(lines / elapsed, args.line_length),
             "peak_rss_mib": round(max(samples) / 1024, 1),
             "rss_at_end_mib": round(samples[-1] / 1024, 1),
             "vm_hwm_mib": round(rss_kib(up.pid, "VmHWM") / 1024, 1),

@@ -40,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.conftest import _testbed_env  # noqa: E402  (KUBECONFIG like `source /var/lib/testbed/env`)
-from tests.e2e.harness import TILTPY, interrupt  # noqa: E402  ($TILTPY_BIN, else this checkout)
+from tests.e2e.harness import TILTPY, interrupt, kubectl_json  # noqa: E402  ($TILTPY_BIN, else this checkout)
 from tests.k8s_yaml import deployment, httpd_deployment  # noqa: E402
 
 _testbed_env()
@@ -99,8 +99,7 @@ def cluster_only_ready(n: int, namespace: str = NAMESPACE) -> float:
     subprocess.run(["kubectl", "apply", "-f", "-"], input=yaml_text, text=True, check=True, capture_output=True)
     try:
         while True:
-            listed = json.loads(subprocess.run(["kubectl", "get", "deployments", "-n", namespace, "-o", "json"],
-                                               capture_output=True, text=True, check=True).stdout)
+            listed = kubectl_json("get", "deployments", "-n", namespace)
             if sum(1 for d in listed["items"] if (d.get("status") or {}).get("readyReplicas") == 1) >= n:
                 return round(time.perf_counter() - start, 1)
             if time.perf_counter() - start > 900:

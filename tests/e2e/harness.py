@@ -122,3 +122,9 @@ def kubectl_json(*args: str) -> dict:
 
     out = subprocess.run(["kubectl", *args, "-o", "json"], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
+
+
+def live_pods(label: str) -> list[dict]:
+    """The pods with this label that are not being deleted (a rollout's old pod
+    may still be terminating; kubectl's JSONPath has no `null` to filter them)."""
+    return [p for p in kubectl_json("get", "pods", "-l", label)["items"] if not p["metadata"].get("deletionTimestamp")]

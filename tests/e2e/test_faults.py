@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import REPO, Up, http_get, kubectl_json, tiltpy
+from tests.e2e.harness import REPO, Up, http_get, live_pods, tiltpy
 from tests.k8s_yaml import deployment
 
 pytestmark = pytest.mark.e2e
@@ -61,8 +61,7 @@ def _restart_testbed() -> None:
 
 
 def _pod_names(name: str) -> list[str]:
-    return [p["metadata"]["name"] for p in kubectl_json("get", "pods", "-l", f"app={name}")["items"]
-            if not p["metadata"].get("deletionTimestamp")]
+    return [p["metadata"]["name"] for p in live_pods(f"app={name}")]
 
 
 def test_api_server_restart_loses_and_repeats_no_log_line(testbed: dict, tmp_path: Path) -> None:
