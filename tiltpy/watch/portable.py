@@ -158,7 +158,6 @@ class PortableWatcher:
                 if is_dir:
                     stack.append(entry.path)
 
-
     def _keep(self, change: Change, path: str) -> bool:
         """watchfiles' watch_filter: drop what is outside the roots, under an
         ignored directory, or an ignored directory itself."""

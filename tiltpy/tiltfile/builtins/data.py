@@ -175,8 +175,8 @@ def yaml_text(data: Any) -> str:
     """sigs.k8s.io/yaml's Marshal: block style, keys sorted, lists not indented."""
     import yaml
 
-    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), default_flow_style=False, sort_keys=True, allow_unicode=True,
-                     width=1 << 30)
+    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), default_flow_style=False,
+                     sort_keys=True, allow_unicode=True, width=1 << 30)
 
 
 def encode_yaml(ctx: FileContext, obj: Any) -> str:

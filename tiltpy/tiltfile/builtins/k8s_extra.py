@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-
 from tiltpy.image.dockerfile import ref_matches
 from tiltpy.k8s.objects import YamlError, object_id, parse_yaml_stream
 from tiltpy.model.manifest import ImageLocator, ImageTarget, K8sCustomDeploy
@@ -560,9 +559,9 @@ def _kustomize_deps(path: str, seen: set[str] | None = None) -> list[str]:
     kfile = next((os.path.join(path, n) for n in _KUSTOMIZATION_FILES if os.path.isfile(os.path.join(path, n))), None)
     if kfile is None:
         return []
-    deps = [kfile]
     import yaml
 
+    deps = [kfile]
     try:
         with open(kfile, encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
